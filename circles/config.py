@@ -1,0 +1,192 @@
+"""The study: what area, which sources, which thresholds. Loaded from YAML and validated.
+
+A study file is the planner's record of a run, so every field has a default that follows
+GB 50180-2018 and every validation message names the field and the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from circles._errors import ConfigError
+from circles.settings import DEFAULT_CONFIG, DEFAULT_THRESHOLDS_M
+
+_STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(_Model):
+    """Where the OpenStreetMap data comes from: exactly one of a file, a place, or a bbox."""
+
+    osm: Path | None = Field(None, description="local .osm / .osm.pbf / .osm.bz2 / .osm.gz file")
+    place: str | None = Field(None, description="place name geocoded by osmnx (online)")
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="west, south, east, north in WGS-84 degrees (online)"
+    )
+    polygon: Path | None = Field(None, description="boundary polygon file to download (online)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        given = [k for k in ("osm", "place", "bbox", "polygon") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of osm, place, bbox, polygon (got {', '.join(given)})")
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError("bbox must be [west, south, east, north] with west<east, south<north")
+        return self
+
+    @property
+    def is_online(self) -> bool:
+        return self.osm is None
+
+
+class Thresholds(_Model):
+    """Walking thresholds, as distances or as minutes at a walking speed."""
+
+    distances_m: list[float] | None = None
+    minutes: list[float] | None = None
+    speed_kmh: float = Field(4.0, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> Thresholds:
+        if self.distances_m is not None and self.minutes is not None:
+            raise ValueError("give thresholds as distances_m or as minutes, not both")
+        values = self.minutes if self.minutes is not None else self.distances_m
+        if values is not None:
+            if not values:
+                raise ValueError("thresholds must not be empty")
+            if any(v <= 0 for v in values):
+                raise ValueError("thresholds must be positive")
+            if len(set(values)) != len(values):
+                raise ValueError("thresholds must be distinct")
+        return self
+
+    def resolve(self) -> list[float]:
+        """Thresholds in metres, ascending."""
+        if self.minutes is not None:
+            per_min = self.speed_kmh * 1000.0 / 60.0
+            return sorted(round(m * per_min, 1) for m in self.minutes)
+        return sorted(float(d) for d in (self.distances_m or DEFAULT_THRESHOLDS_M))
+
+
+class Residences(_Model):
+    """How residence clusters are formed, and how their population is estimated."""
+
+    method: Literal["auto", "landuse", "buildings", "grid"] = "auto"
+    building_cluster_m: float = Field(50.0, gt=0, description="join buildings closer than this")
+    grid_spacing_m: float = Field(250.0, gt=0)
+    dwelling_m2: float = Field(
+        90.0, gt=0, description="gross floor area per dwelling (m2), for dwelling estimates"
+    )
+    persons_per_dwelling: float = Field(2.62, gt=0, description="China 2020 census: 2.62")
+    default_levels: float = Field(6.0, gt=0, description="storeys when a building has no tag")
+    default_far: float = Field(
+        1.5, gt=0, description="plot ratio (容积率) for a 小区 polygon without mapped buildings"
+    )
+    grid_persons_per_ha: float = Field(
+        100.0, ge=0, description="density assumed for grid cells, persons per hectare"
+    )
+
+
+class Snap(_Model):
+    max_distance_m: float = Field(300.0, gt=0, description="points farther are not used")
+
+
+class Isochrones(_Model):
+    buffer_m: float = Field(25.0, gt=0, description="street frontage depth")
+
+
+class Study(_Model):
+    """One study: an area, its data sources and the settings of the analysis."""
+
+    name: str = Field("study", pattern=_STUDY_NAME)
+    title: str | None = None
+    source: Source = Field(default_factory=Source)
+    boundary: Path | None = Field(None, description="GeoJSON polygon that clips the study")
+    categories: list[str] | None = Field(None, description="category keys; default: all")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    residences: Residences = Field(default_factory=Residences)
+    snap: Snap = Field(default_factory=Snap)
+    isochrones: Isochrones = Field(default_factory=Isochrones)
+    output_dir: Path = Path("outputs")
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        from circles.services import load_categories
+
+        known = load_categories()
+        unknown = [c for c in v if c not in known]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; known: {', '.join(known)}")
+        return v
+
+    @property
+    def distances_m(self) -> list[float]:
+        return self.thresholds.resolve()
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+
+def _format_validation(err: ValidationError, where: str) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{where}: field '{field}': {msg}{more}"
+
+
+def _resolve_paths(study: Study, base: Path) -> Study:
+    """Make file paths relative to the config file's folder, as a reader expects."""
+
+    def fix(p: Path | None) -> Path | None:
+        if p is None or p.is_absolute():
+            return p
+        return (base / p).resolve()
+
+    study.source.osm = fix(study.source.osm)
+    study.source.polygon = fix(study.source.polygon)
+    study.boundary = fix(study.boundary)
+    return study
+
+
+def load_study(path: str | Path | None = None, **overrides: object) -> Study:
+    """Load a study from YAML; with no path, the bundled Nanjing Xinjiekou study."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path} (give the path of a study .yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{at}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a study config must be a mapping of fields, e.g. 'name: x'")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        study = Study.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, str(path))) from None
+    return _resolve_paths(study, path.parent)
+
+
+def study_from_dict(data: dict, base: Path | None = None) -> Study:
+    """Build a study from a mapping (for notebooks); paths are relative to ``base``."""
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, "study")) from None
+    return _resolve_paths(study, base or Path.cwd())

@@ -1,0 +1,53 @@
+"""What a run returns: the study's tables as GeoDataFrames, plus a JSON-able summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from geopandas import GeoDataFrame
+
+from circles.config import Study
+from circles.network import WalkNetwork
+from circles.services import Category
+
+
+@dataclass
+class Threshold:
+    """One walking threshold with its bilingual label (e.g. 300 m, '5分钟', '5 min')."""
+
+    distance_m: float
+    zh: str
+    en: str
+
+    @property
+    def column(self) -> str:
+        """Suffix of reach columns: ``market_300m``."""
+        return f"{self.distance_m:g}m"
+
+
+@dataclass
+class StudyResult:
+    """Everything a run produced. Geometries are in the network's metric CRS.
+
+    clusters: cluster_id, name, method, area_m2, dwellings, population, snap_m, used,
+        geometry, then per category c and threshold t: ``{c}_{t}m`` (count, -1 if the
+        cluster was not snapped), ``{c}_nearest_m`` (NaN when unreachable), and per
+        threshold ``reached_{t}m`` (categories reached) and ``share_reached_{t}m``.
+    services: service_id, category, name, osm_type, osm_id, snap_m, used, geometry (points).
+    isochrones: cluster_id, threshold_m, method, area_m2, geometry.
+    """
+
+    study: Study
+    network: WalkNetwork
+    categories: dict[str, Category]
+    thresholds: list[Threshold]
+    clusters: GeoDataFrame
+    services: GeoDataFrame
+    isochrones: GeoDataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_gaps(self) -> list[str]:
+        """Categories with no usable service in the data: gaps to report, not zeros."""
+        return list(self.summary.get("data_gaps", []))

@@ -1,0 +1,115 @@
+"""Snap points to the nearest walking edge with a scipy cKDTree.
+
+The tree holds points sampled along every edge, so a query finds candidate edges near a
+point even when the edge's end nodes are far away (a long straight street). The exact
+perpendicular foot is then computed on the candidates, and the snap distance is kept:
+the walk from a door to the street is part of the walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from circles.network import WalkNetwork
+
+SAMPLE_SPACING_M = 10.0
+
+
+@dataclass
+class Attachment:
+    """Where points join the network: edge index, distance along it from ``edge_u``, and the
+    straight-line snap distance. ``used`` is False for points beyond the maximum."""
+
+    edge: np.ndarray
+    offset: np.ndarray
+    snap_m: np.ndarray
+    used: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def subset(self, mask: np.ndarray) -> Attachment:
+        return Attachment(self.edge[mask], self.offset[mask], self.snap_m[mask], self.used[mask])
+
+
+class EdgeIndex:
+    """A KD-tree over points sampled along the edges of a network."""
+
+    def __init__(self, network: WalkNetwork, spacing: float = SAMPLE_SPACING_M) -> None:
+        self.network = network
+        ux, uy = network.x[network.edge_u], network.y[network.edge_u]
+        vx, vy = network.x[network.edge_v], network.y[network.edge_v]
+        n_samples = np.maximum(np.ceil(network.edge_len / spacing).astype(np.int64), 1) + 1
+        edge_of = np.repeat(np.arange(network.n_edges), n_samples)
+        first = np.cumsum(n_samples) - n_samples
+        t = (np.arange(len(edge_of)) - np.repeat(first, n_samples)) / np.repeat(
+            n_samples - 1, n_samples
+        )
+        sx = ux[edge_of] + t * (vx - ux)[edge_of]
+        sy = uy[edge_of] + t * (vy - uy)[edge_of]
+        self.edge_of = edge_of
+        # Half the largest gap between samples bounds how far a sample can be from the foot.
+        self.half_gap = float(np.max(network.edge_len / (n_samples - 1)) / 2.0) if len(t) else 0.0
+        self.tree = cKDTree(np.column_stack([sx, sy]))
+
+    def attach(self, x: np.ndarray, y: np.ndarray, max_distance_m: float) -> Attachment:
+        """Attach points (network CRS) to their nearest edge, exactly."""
+        net = self.network
+        pts = np.column_stack([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+        n = len(pts)
+        edge = np.zeros(n, dtype=np.int64)
+        offset = np.zeros(n, dtype=np.float64)
+        snap = np.full(n, np.inf)
+        if n == 0:
+            return Attachment(edge, offset, snap, np.zeros(0, dtype=bool))
+        d0, _ = self.tree.query(pts, k=1)
+        # Any edge closer than the nearest sample has a sample within d0 + half_gap.
+        candidates = self.tree.query_ball_point(pts, d0 + self.half_gap + 1e-6)
+        counts = np.fromiter((len(c) for c in candidates), dtype=np.int64, count=n)
+        point_of = np.repeat(np.arange(n), counts)
+        cand_edge = self.edge_of[np.concatenate(candidates).astype(np.int64)]
+        # Several samples of one edge are one candidate.
+        pair = np.unique(np.column_stack([point_of, cand_edge]), axis=0)
+        p, e = pair[:, 0], pair[:, 1]
+        d, t = _project(
+            pts[p, 0],
+            pts[p, 1],
+            net.x[net.edge_u[e]],
+            net.y[net.edge_u[e]],
+            net.x[net.edge_v[e]],
+            net.y[net.edge_v[e]],
+        )
+        # The nearest candidate per point; ties go to the lowest edge index (deterministic).
+        order = np.lexsort((e, d, p))
+        best = order[np.r_[True, p[order][1:] != p[order][:-1]]]
+        edge[p[best]] = e[best]
+        offset[p[best]] = t[best] * net.edge_len[e[best]]
+        snap[p[best]] = d[best]
+        return Attachment(edge, offset, snap, snap <= max_distance_m)
+
+
+def _project(
+    px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from points to segments, and the foot's position t in [0, 1] along each."""
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(len2 > 0, ((px - ax) * dx + (py - ay) * dy) / len2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    fx, fy = ax + t * dx, ay + t * dy
+    return np.hypot(px - fx, py - fy), t
+
+
+def attach_to_nodes(network: WalkNetwork, nodes: np.ndarray) -> Attachment:
+    """Attachments for points that are network nodes themselves (offset and snap zero)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    # Any incident edge will do: the offset puts the point exactly on the node.
+    edge = network.csr_edge[network.indptr[nodes]]
+    at_u = network.edge_u[edge] == nodes
+    offset = np.where(at_u, 0.0, network.edge_len[edge])
+    zeros = np.zeros(len(nodes))
+    return Attachment(edge, offset, zeros, np.ones(len(nodes), dtype=bool))

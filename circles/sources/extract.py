@@ -1,0 +1,94 @@
+"""The common shape of OSM data, whether it came from a local file or from Overpass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from geopandas import GeoDataFrame
+
+# Tag keys of features worth keeping: candidate services, residential areas and buildings.
+FEATURE_KEYS: tuple[str, ...] = (
+    "amenity",
+    "shop",
+    "leisure",
+    "landuse",
+    "healthcare",
+    "social_facility",
+    "building",
+    "office",
+    "name",
+)
+
+
+@dataclass
+class OsmExtract:
+    """Walkable ways as flat arrays, plus candidate features with their tags.
+
+    Way ``i`` is ``node_ids[way_ptr[i]:way_ptr[i+1]]`` with coordinates ``lon``/``lat`` in
+    WGS-84. ``features`` has columns osm_type, osm_id, name, tags (dict) and geometry.
+    """
+
+    way_ids: np.ndarray
+    way_ptr: np.ndarray
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    features: GeoDataFrame
+    source: str
+    n_broken_areas: int = 0
+
+    @property
+    def n_ways(self) -> int:
+        return len(self.way_ptr) - 1
+
+
+def features_frame(
+    osm_type: list[str], osm_id: list[int], tags: list[dict[str, str]], geometry: list
+) -> GeoDataFrame:
+    """Build the feature table in WGS-84, with the name taken from the usual name tags."""
+    names = [t.get("name") or t.get("name:zh") or t.get("name:en") or "" for t in tags]
+    return GeoDataFrame(
+        {
+            "osm_type": pd.Series(osm_type, dtype="string"),
+            "osm_id": pd.Series(osm_id, dtype="int64"),
+            "name": pd.Series(names, dtype="string"),
+            "tags": pd.Series(tags, dtype="object"),
+        },
+        geometry=geometry,
+        crs="EPSG:4326",
+    )
+
+
+def clip_extract(extract: OsmExtract, polygon) -> OsmExtract:
+    """Keep the way pieces and features inside ``polygon`` (WGS-84), splitting ways at its edge."""
+    import shapely
+
+    inside = shapely.contains_xy(polygon, extract.lon, extract.lat)
+    way_ids, ptr, keep = [], [0], []
+    for i in range(extract.n_ways):
+        a, b = extract.way_ptr[i], extract.way_ptr[i + 1]
+        start = None
+        for j in range(a, b + 1):
+            ok = j < b and inside[j]
+            if ok and start is None:
+                start = j
+            elif not ok and start is not None:
+                if j - start >= 2:
+                    keep.extend(range(start, j))
+                    way_ids.append(extract.way_ids[i])
+                    ptr.append(len(keep))
+                start = None
+    idx = np.asarray(keep, dtype=np.int64)
+    feats = extract.features[extract.features.intersects(polygon)].reset_index(drop=True)
+    return OsmExtract(
+        way_ids=np.asarray(way_ids, dtype=np.int64),
+        way_ptr=np.asarray(ptr, dtype=np.int64),
+        node_ids=extract.node_ids[idx],
+        lon=extract.lon[idx],
+        lat=extract.lat[idx],
+        features=feats,
+        source=extract.source,
+        n_broken_areas=extract.n_broken_areas,
+    )

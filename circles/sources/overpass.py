@@ -1,0 +1,113 @@
+"""Download OSM data online through osmnx (Nominatim + Overpass).
+
+The result has the same shape as a local file's (OsmExtract), so everything downstream is
+the same. The machines this project is tested on are offline: these functions fail fast
+with a one-line message that suggests ``--osm FILE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from circles._errors import InputError, NetworkUnavailableError
+from circles.settings import CONDITIONAL_HIGHWAYS, WALKABLE_HIGHWAYS
+from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame
+
+_DROP_COLUMNS = {"geometry", "nodes", "ways", "element", "id", "element_type", "osmid"}
+
+
+def walk_filter() -> str:
+    """An Overpass filter equal to circles.settings.is_walkable for highway, foot, access."""
+    highways = "|".join(sorted(WALKABLE_HIGHWAYS | CONDITIONAL_HIGHWAYS))
+    return (
+        f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]'
+        '["access"!~"^(private|no)$"]'
+    )
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    import requests
+
+    try:
+        return fn(*args, **kwargs)
+    except requests.RequestException as e:
+        raise NetworkUnavailableError(
+            f"cannot reach the Overpass/Nominatim service ({type(e).__name__}); "
+            "you may be offline: use a local file with --osm FILE"
+        ) from None
+    except Exception as e:
+        if type(e).__name__ in ("InsufficientResponseError", "ResponseStatusCodeError"):
+            raise InputError(f"online query returned no usable data ({e})") from None
+        raise
+
+
+def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
+    """Convert an unsimplified osmnx graph and features frame to an OsmExtract."""
+    nodes = dict(graph.nodes(data=True))
+    pairs = {(min(u, v), max(u, v)) for u, v, _ in graph.edges(keys=True)}
+    ids = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    flat = ids.ravel()
+    lon = np.array([nodes[n]["x"] for n in flat], dtype=np.float64)
+    lat = np.array([nodes[n]["y"] for n in flat], dtype=np.float64)
+    tags, osm_type, osm_id, geoms = [], [], [], []
+    if features is not None and len(features):
+        cols = [c for c in features.columns if c not in _DROP_COLUMNS]
+        for (element, fid), row in features.iterrows():
+            t = {c: str(row[c]) for c in cols if isinstance(row[c], str) or _notna(row[c])}
+            tags.append(t)
+            osm_type.append(str(element))
+            osm_id.append(int(fid))
+            geoms.append(row.geometry)
+    return OsmExtract(
+        way_ids=np.zeros(len(ids), dtype=np.int64),
+        way_ptr=np.arange(0, 2 * len(ids) + 1, 2, dtype=np.int64),
+        node_ids=flat,
+        lon=lon,
+        lat=lat,
+        features=features_frame(osm_type, osm_id, tags, geoms),
+        source=source,
+    )
+
+
+def _notna(value: Any) -> bool:
+    try:
+        return not bool(np.isnan(value))
+    except (TypeError, ValueError):
+        return value is not None
+
+
+def _tags() -> dict[str, bool]:
+    return {k: True for k in FEATURE_KEYS if k != "name"}
+
+
+def from_place(name: str) -> OsmExtract:
+    """Walking network and features of a named place (geocoded by Nominatim)."""
+    import osmnx as ox
+
+    g = _call(ox.graph_from_place, name, custom_filter=walk_filter(), simplify=False,
+              retain_all=True)
+    f = _call(ox.features_from_place, name, tags=_tags())
+    return _extract(g, f, f"place: {name}")
+
+
+def from_bbox(bbox: tuple[float, float, float, float]) -> OsmExtract:
+    """Walking network and features of a box (west, south, east, north)."""
+    import osmnx as ox
+
+    g = _call(ox.graph_from_bbox, bbox, custom_filter=walk_filter(), simplify=False,
+              retain_all=True)
+    f = _call(ox.features_from_bbox, bbox, tags=_tags())
+    return _extract(g, f, "bbox: " + ",".join(f"{v:g}" for v in bbox))
+
+
+def from_polygon(polygon: Any) -> OsmExtract:
+    """Walking network and features inside a WGS-84 polygon."""
+    import osmnx as ox
+
+    g = _call(ox.graph_from_polygon, polygon, custom_filter=walk_filter(), simplify=False,
+              retain_all=True)
+    f = _call(ox.features_from_polygon, polygon, tags=_tags())
+    return _extract(g, f, "polygon")

@@ -1,0 +1,176 @@
+"""The `circles` command: a thin typer layer over circles.pipeline."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="circles: 15-minute living circles (15分钟生活圈) from OpenStreetMap.\n\n"
+    "Run `circles run` to measure the bundled Nanjing district offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _floats(text: str | None, what: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        _fail(f"--{what} '{text}': give numbers separated by commas, e.g. 300,500,1000")
+    return None
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return (s or "study")[:64]
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    with console.status(f"{label} …"):
+        yield
+    console.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - t0:.1f} s)[/]")
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Argument(help="study .yaml; default: the bundled Nanjing study")
+    ] = None,
+    osm: Annotated[
+        Path | None, typer.Option(help="local OSM file (.osm, .osm.pbf, .osm.bz2, .osm.gz)")
+    ] = None,
+    place: Annotated[str | None, typer.Option(help="place name, downloaded online")] = None,
+    bbox: Annotated[
+        str | None, typer.Option(help="west,south,east,north in degrees, downloaded online")
+    ] = None,
+    boundary: Annotated[
+        Path | None, typer.Option(help="GeoJSON polygon: clip the study to it")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="output folder; default: <output_dir>/<study name>"),
+    ] = None,
+    thresholds: Annotated[
+        str | None, typer.Option(help="distances in metres, e.g. 300,500,1000")
+    ] = None,
+    minutes: Annotated[
+        str | None, typer.Option(help="walking minutes, e.g. 5,10,15 (with --speed)")
+    ] = None,
+    speed: Annotated[float | None, typer.Option(help="walking speed, km/h (default 4)")] = None,
+    residences: Annotated[
+        str | None, typer.Option(help="residence clusters: auto, landuse, buildings or grid")
+    ] = None,
+    max_snap: Annotated[
+        float | None, typer.Option(help="points farther from a street are not used (m)")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
+) -> None:
+    """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
+    from circles import pipeline
+    from circles._errors import CirclesError
+    from circles.config import load_study, study_from_dict
+    from circles.outputs import write_outputs
+    from circles.outputs.console import summary_table
+
+    try:
+        sources = [s for s in (osm, place, bbox) if s is not None]
+        if len(sources) > 1:
+            _fail("give only one of --osm, --place and --bbox")
+        if config is None and (sources or boundary is not None):
+            name = osm.name.split(".")[0] if osm else place or "bbox"
+            study = study_from_dict({"name": _slug(name)})
+        else:
+            study = load_study(config)
+        if osm is not None:
+            study.source = type(study.source)(osm=osm.resolve())
+        elif place is not None:
+            study.source = type(study.source)(place=place)
+        elif bbox is not None:
+            study.source = type(study.source)(bbox=tuple(_floats(bbox, "bbox") or ()))
+        if boundary is not None:
+            study.boundary = boundary.resolve()
+        patch: dict = {}
+        if thresholds is not None or minutes is not None or speed is not None:
+            th = study.thresholds.model_dump()
+            if thresholds is not None:
+                th.update(distances_m=_floats(thresholds, "thresholds"), minutes=None)
+            if minutes is not None:
+                th.update(minutes=_floats(minutes, "minutes"), distances_m=None)
+            if speed is not None:
+                th["speed_kmh"] = speed
+            patch["thresholds"] = th
+        if residences is not None:
+            patch["residences"] = {**study.residences.model_dump(), "method": residences}
+        if max_snap is not None:
+            patch["snap"] = {"max_distance_m": max_snap}
+        if patch:
+            study = study_from_dict({**study.model_dump(), **patch})
+
+        target = out_dir if out_dir is not None else study.output_dir / study.name
+        console.print(f"[bold]{study.display_title}[/]", highlight=False)
+        result = pipeline.run(study, step=_progress)
+        with _progress("写出结果 Writing outputs"):
+            folder = write_outputs(result, target)
+    except CirclesError as e:
+        _fail(str(e))
+    except typer.Exit:
+        raise
+    except Exception as e:  # an internal error: one line unless --debug
+        if debug:
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
+
+    out.print(summary_table(result))
+    for w in result.summary.get("warnings", []):
+        console.print(f"[yellow]![/] {w}", highlight=False)
+    out.print(f"Outputs: {folder}", highlight=False)
+
+
+@app.command()
+def categories() -> None:
+    """List the service categories and the OSM tags that find them."""
+    from rich.table import Table
+
+    from circles.services import load_categories
+
+    table = Table(title="Service categories 服务设施类别")
+    table.add_column("key")
+    table.add_column("中文")
+    table.add_column("English")
+    table.add_column("OSM tag rules")
+    for c in load_categories().values():
+        rules = "; ".join(
+            " ".join(f"{k}={'|'.join(v) if isinstance(v, list) else v}" for k, v in r.items())
+            for r in c.rules
+        )
+        table.add_row(c.key, c.zh, c.en, rules)
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="circles")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""Outputs of a study: files written atomically, safe HTML, honest data gaps."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import pytest
+from rich.console import Console
+from shapely.geometry import Point, Polygon, box
+
+from circles.config import Study
+from circles.network import build_network
+from circles.outputs import (
+    CLUSTERS_CSV,
+    GEOPACKAGE,
+    MAP_HTML,
+    OUTPUT_FILES,
+    REPORT_MD,
+    SUMMARY_JSON,
+    OutputError,
+    write_outputs,
+)
+from circles.outputs import report as report_mod
+from circles.outputs import tables
+from circles.outputs.console import summary_table
+from circles.outputs.webmap import build_map
+from circles.result import StudyResult, Threshold
+from circles.services import Category, load_categories
+from circles.sources.extract import OsmExtract, features_frame
+
+CRS = pyproj.CRS.from_epsg(32650)
+IMG_XSS = "<img src=x onerror=alert(1)>"
+SCRIPT_XSS = "</script><script>alert(1)</script>"
+PIPE_NAME = "A|B\n花园"
+KEYS = ("market", "pharmacy", "clinic", "elder_care")  # elder_care: a data gap
+
+
+def _origin() -> tuple[float, float]:
+    to_metric = pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    return to_metric.transform(118.78, 32.04)
+
+
+def _network():
+    """A 4 x 4 street grid, 200 m apart, around Xinjiekou."""
+    x0, y0 = _origin()
+    to_wgs = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    ids, lon, lat, ptr, way_ids = [], [], [], [0], []
+    for i in range(4):  # east-west ways
+        for j in range(4):
+            x, y = to_wgs.transform(x0 + 200 * j, y0 + 200 * i)
+            ids.append(1000 + 10 * i + j)
+            lon.append(x)
+            lat.append(y)
+        ptr.append(len(ids))
+        way_ids.append(i + 1)
+    for j in range(4):  # north-south ways
+        for i in range(4):
+            x, y = to_wgs.transform(x0 + 200 * j, y0 + 200 * i)
+            ids.append(1000 + 10 * i + j)
+            lon.append(x)
+            lat.append(y)
+        ptr.append(len(ids))
+        way_ids.append(10 + j)
+    extract = OsmExtract(
+        way_ids=np.asarray(way_ids, dtype=np.int64),
+        way_ptr=np.asarray(ptr, dtype=np.int64),
+        node_ids=np.asarray(ids, dtype=np.int64),
+        lon=np.asarray(lon),
+        lat=np.asarray(lat),
+        features=features_frame([], [], [], []),
+        source="synthetic",
+    )
+    return build_network(extract, crs=CRS)
+
+
+def make_result() -> StudyResult:
+    x0, y0 = _origin()
+    catalogue = load_categories()
+    categories = {k: catalogue[k] for k in KEYS}
+    thresholds = [
+        Threshold(300.0, "5分钟", "5 min"),
+        Threshold(500.0, "10分钟", "10 min"),
+        Threshold(1000.0, "15分钟", "15 minutes"),
+    ]
+    names = ["金陵小区", IMG_XSS, PIPE_NAME, ""]
+    used = [True, True, True, False]
+    # counts per category (market, pharmacy, clinic) at 300/500/1000 m
+    counts = [
+        {"market": (1, 2, 2), "pharmacy": (0, 1, 1), "clinic": (0, 0, 1)},
+        {"market": (0, 1, 2), "pharmacy": (0, 0, 0), "clinic": (1, 1, 1)},
+        {"market": (0, 0, 0), "pharmacy": (0, 0, 1), "clinic": (0, 0, 0)},
+        {"market": (-1, -1, -1), "pharmacy": (-1, -1, -1), "clinic": (-1, -1, -1)},
+    ]
+    nearest = [
+        {"market": 120.0, "pharmacy": 420.0, "clinic": 880.0},
+        {"market": 350.0, "pharmacy": 1450.0, "clinic": 90.0},
+        {"market": np.nan, "pharmacy": 760.0, "clinic": 2100.0},
+        {"market": np.nan, "pharmacy": np.nan, "clinic": np.nan},
+    ]
+    rows = []
+    for i in range(4):
+        geom = box(x0 + 20 + 150 * i, y0 + 20, x0 + 140 + 150 * i, y0 + 180)
+        row = {
+            "cluster_id": f"R{i + 1:03d}",
+            "name": names[i],
+            "method": "landuse",
+            "area_m2": geom.area,
+            "dwellings": 120.0,
+            "population": 314.4 * (i + 1),
+            "snap_m": 15.0 if used[i] else 450.0,
+            "used": used[i],
+            "geometry": geom,
+        }
+        for k in KEYS:
+            for n, t in enumerate(thresholds):
+                if k == "elder_care":
+                    row[f"{k}_{t.column}"] = 0 if used[i] else -1
+                else:
+                    row[f"{k}_{t.column}"] = counts[i][k][n]
+            row[f"{k}_nearest_m"] = nearest[i].get(k, np.nan)
+        for n, t in enumerate(thresholds):
+            reached = sum(1 for k in KEYS[:3] if counts[i][k][n] > 0)
+            row[f"reached_{t.column}"] = reached
+            row[f"share_reached_{t.column}"] = reached / 3
+        rows.append(row)
+    clusters = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+
+    svc = [
+        ("market", IMG_XSS, "node", 11, True, (100, 100)),
+        ("market", SCRIPT_XSS, "way", 12, True, (300, 150)),
+        ("pharmacy", "益丰大药房", "node", 13, True, (500, 300)),
+        ("clinic", "社区卫生服务站", "node", 14, True, (250, 400)),
+        ("clinic", "", "relation", 15, False, (2000, 2000)),
+    ]
+    services = gpd.GeoDataFrame(
+        {
+            "service_id": np.arange(len(svc)),
+            "category": [s[0] for s in svc],
+            "name": [s[1] for s in svc],
+            "osm_type": [s[2] for s in svc],
+            "osm_id": np.asarray([s[3] for s in svc], dtype=np.int64),
+            "snap_m": [5.0, 8.0, 3.0, 12.0, 800.0],
+            "used": [s[4] for s in svc],
+        },
+        geometry=[Point(x0 + s[5][0], y0 + s[5][1]) for s in svc],
+        crs=CRS,
+    )
+
+    iso = []
+    for i in range(4):
+        cx, cy = x0 + 80 + 150 * i, y0 + 100
+        for t in thresholds:
+            r = t.distance_m * 0.6
+            geom = Point(cx, cy).buffer(r, 8) if used[i] else Polygon()
+            iso.append(
+                {
+                    "cluster_id": f"R{i + 1:03d}",
+                    "threshold_m": t.distance_m,
+                    "method": "buffered-edges",
+                    "area_m2": geom.area,
+                    "geometry": geom,
+                }
+            )
+    isochrones = gpd.GeoDataFrame(iso, geometry="geometry", crs=CRS)
+
+    network = _network()
+    summary = {
+        "study": "test-study",
+        "title": "测试 <b>Test</b>",
+        "source": "synthetic.osm",
+        "residence_method": "landuse",
+        "thresholds_m": [t.distance_m for t in thresholds],
+        "inputs": {"clusters": 4, "services": 5, "features": 42},
+        "network": dict(network.stats),
+        "coverage": {
+            "market": {"300m": 1 / 3, "500m": 2 / 3, "1000m": 2 / 3},
+            "pharmacy": {"300m": 0.0, "500m": 1 / 3, "1000m": 2 / 3},
+            "clinic": {"300m": 1 / 3, "500m": 1 / 3, "1000m": 2 / 3},
+            "elder_care": {"300m": None, "500m": None, "1000m": None},
+        },
+        "data_gaps": ["elder_care"],
+        "warnings": ["1 cluster is farther than 300 m from any walkable street"],
+        "generated": "2024-05-01",
+        "snap": {"max_distance_m": 300.0, "services_unsnapped": 1, "clusters_unsnapped": 1},
+    }
+    study = Study(name="test-study", title="测试 <b>Test</b>")
+    return StudyResult(
+        study=study,
+        network=network,
+        categories=categories,
+        thresholds=thresholds,
+        clusters=clusters,
+        services=services,
+        isochrones=isochrones,
+        summary=summary,
+    )
+
+
+@pytest.fixture(scope="module")
+def result() -> StudyResult:
+    return make_result()
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "test-study"
+    return write_outputs(result, out)
+
+
+def test_all_files_written(written):
+    assert written.is_dir()
+    assert sorted(p.name for p in written.iterdir()) == sorted(OUTPUT_FILES)
+    siblings = [p.name for p in written.parent.iterdir()]
+    assert siblings == [written.name]  # no temporary folder left beside it
+
+
+def test_geopackage_layers(written, result):
+    path = written / GEOPACKAGE
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {"clusters", "services", "isochrones"}
+    expected = {"clusters": 4, "services": 5, "isochrones": 12}
+    for layer, n in expected.items():
+        frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+        assert len(frame) == n
+        assert frame.crs.to_epsg() == 4326
+    clusters = gpd.read_file(path, layer="clusters", engine="pyogrio")
+    assert list(clusters["cluster_id"]) == ["R001", "R002", "R003", "R004"]
+    lon, lat = clusters.geometry.iloc[0].centroid.coords[0]
+    assert 118.7 < lon < 118.9 and 32.0 < lat < 32.1
+
+
+def test_csv_utf8_bom(written):
+    raw = (written / CLUSTERS_CSV).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(written / CLUSTERS_CSV, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["cluster_id"] for r in rows] == ["R001", "R002", "R003", "R004"]
+    assert rows[0]["name"] == "金陵小区"
+    assert rows[2]["name"] == PIPE_NAME
+    assert "geometry" not in rows[0]
+    assert 118.7 < float(rows[0]["lon"]) < 118.9 and 32.0 < float(rows[0]["lat"]) < 32.1
+
+
+def test_summary_round_trips(written, result):
+    text = (written / SUMMARY_JSON).read_text(encoding="utf-8")
+    assert "测试" in text  # not \u-escaped
+    assert json.loads(text) == result.summary
+
+
+def test_map_layers_and_escaping(written, result):
+    text = (written / MAP_HTML).read_text(encoding="utf-8")
+    for cat in result.categories.values():
+        assert cat.en in text, cat.key
+    assert IMG_XSS not in text
+    assert SCRIPT_XSS not in text
+    assert "<b>Test</b>" not in text
+    assert "onerror=alert(1)>" not in text
+    assert "<script>alert(1)" not in text
+    # the escaped title is shown; OSM links and attribution are there
+    assert "测试 &lt;b&gt;Test&lt;/b&gt;" in text
+    assert "https://www.openstreetmap.org/node/11" in text.replace("\\/", "/")
+    assert "© OpenStreetMap contributors" in text
+    assert "leaflet-control-scale" in text or "control_scale" in text or "scale" in text
+
+
+def test_map_isochrones_embedded_safely(result):
+    html_text = build_map(result).get_root().render()
+    match = re.search(r"var circlesIsochrones = (\{.*?\});\n", html_text, re.S)
+    assert match, "isochrone data not embedded"
+    data = json.loads(match.group(1))
+    assert set(data) == {"R001", "R002", "R003"}  # no empty isochrones of R004
+    assert [item["t"] for item in data["R001"]] == [1000.0, 500.0, 300.0]  # larger first
+
+
+def test_xss_in_cluster_id_is_escaped():
+    res = make_result()
+    res.clusters.loc[0, "cluster_id"] = "</script><b>x"
+    res.isochrones.loc[res.isochrones["cluster_id"] == "R001", "cluster_id"] = "</script><b>x"
+    text = build_map(res).get_root().render()
+    assert "</script><b>x" not in text
+
+
+def test_report_data_gap_and_pipes(written, result):
+    text = (written / REPORT_MD).read_text(encoding="utf-8")
+    elder = result.categories["elder_care"]
+    gap_rows = [line for line in text.splitlines() if line.startswith(f"| {elder.label}")]
+    assert gap_rows, "elder care missing from coverage table"
+    assert "数据缺口 data gap" in gap_rows[0]
+    assert "0%" not in gap_rows[0]
+    assert "© OpenStreetMap contributors, ODbL 1.0" in text
+    assert r"A\|B 花园" in text  # pipe escaped, newline flattened in a table cell
+    assert "POI" in text
+
+
+def test_report_lists_least_served(result):
+    text = report_mod.render_report(result)
+    section = text.split("## ")[
+        [i for i, s in enumerate(text.split("## ")) if s.startswith("最")][0]
+    ]
+    # R003 reaches one category within 1000 m and misses markets and clinics
+    assert section.index("R003") < section.index("R001")
+    r003 = next(line for line in section.splitlines() if "R003" in line)
+    assert "Markets" in r003 and "Clinic" in r003 and "Elder" not in r003
+
+
+def test_console_table(result):
+    table = summary_table(result)
+    console = Console(width=100, record=True)
+    console.print(table)
+    out = console.export_text()
+    assert "data gap / 数据缺口" in out
+    assert "67%" in out
+    assert len(out.splitlines()) < 40
+
+
+def test_failure_leaves_nothing_half_written(result, tmp_path, monkeypatch):
+    out = tmp_path / "study"
+    write_outputs(result, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_mod, "write_report", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(result, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["study"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        write_outputs(result, fresh)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
+
+
+def test_replaces_earlier_run(result, tmp_path):
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / MAP_HTML).write_text("old", encoding="utf-8")
+    write_outputs(result, out)
+    assert (out / MAP_HTML).read_text(encoding="utf-8") != "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
+
+
+def test_refuses_to_replace_foreign_folder(result, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious", encoding="utf-8")
+    with pytest.raises(OutputError):
+        write_outputs(result, out)
+    assert (out / "thesis.docx").read_text(encoding="utf-8") == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_coverage_falls_back_to_columns(result):
+    res = make_result()
+    res.summary.pop("coverage")
+    cov = tables.coverage(res)
+    assert cov["elder_care"] == {"300m": None, "500m": None, "1000m": None}
+    assert cov["market"]["1000m"] == pytest.approx(2 / 3)
+
+
+def test_category_label_is_escaped(tmp_path):
+    res = make_result()
+    res.categories["market"] = Category(
+        key="market", zh="<i>市场</i>", en="Mar|kets", color="#2e7d32"
+    )
+    text = build_map(res).get_root().render()
+    assert "<i>市场</i>" not in text
+    md = report_mod.render_report(res)
+    assert r"Mar\|kets" in md
+    assert isinstance(pd.read_csv, object)
