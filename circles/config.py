@@ -40,7 +40,9 @@ class Source(_Model):
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-                raise ValueError("bbox must be [west, south, east, north] with west<east, south<north")
+                raise ValueError(
+                    "bbox must be [west, south, east, north] with west<east, south<north"
+                )
         return self
 
     @property

@@ -100,9 +100,7 @@ def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]
     prev_off = np.where(first, 0.0, np.r_[0.0, place_off[:-1]])
     split = np.zeros(len(graph.edge_u), dtype=bool)
     split[place_edge] = True
-    new_u = np.concatenate(
-        [graph.edge_u[~split], prev_node, place_node[last]]
-    ).astype(np.int64)
+    new_u = np.concatenate([graph.edge_u[~split], prev_node, place_node[last]]).astype(np.int64)
     new_v = np.concatenate(
         [graph.edge_v[~split], place_node, graph.edge_v[place_edge[last]]]
     ).astype(np.int64)
@@ -275,8 +273,19 @@ def _nearest_kernel(
         a, b = seed_ptr[c], seed_ptr[c + 1]
         hd = np.empty(len(indices) + (b - a) + 1, dtype=np.float64)
         hn = np.empty(len(indices) + (b - a) + 1, dtype=np.int64)
-        _ball(indptr, indices, weights, seed_node[a:b], seed_d0[a:b], limit, dist, done,
-              touched, hd, hn)
+        _ball(
+            indptr,
+            indices,
+            weights,
+            seed_node[a:b],
+            seed_d0[a:b],
+            limit,
+            dist,
+            done,
+            touched,
+            hd,
+            hn,
+        )
         for o in range(len(origin_node)):
             d = dist[origin_node[o]] + origin_d1[o]
             if d <= limit:
@@ -317,8 +326,9 @@ def reach(
         raise ValueError("service_category values must be in [0, n_categories)")
     n_o = len(origins)
     if n_o == 0:
-        return Reach(thr, np.zeros((0, n_categories, len(thr)), np.int32),
-                     np.zeros((0, n_categories)))
+        return Reach(
+            thr, np.zeros((0, n_categories, len(thr)), np.int32), np.zeros((0, n_categories))
+        )
     g, (o_node, s_node) = augment(graph, origins, services)
     indptr, indices, weights, _ = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)
     o_d = np.asarray(origins.snap_m, dtype=np.float64)
@@ -331,22 +341,57 @@ def reach(
             # Search from services; targets are origins grouped by node.
             ptr, ids = _group_by_node(g.n_nodes, o_node)
             counts, within = _count_kernel(
-                indptr, indices, weights, s_node, s_d, np.zeros_like(cat), cat,
-                ptr, ids, o_d, np.arange(n_o), np.zeros(n_o, np.int64),
-                False, thr, n_o, n_categories, n_threads,
+                indptr,
+                indices,
+                weights,
+                s_node,
+                s_d,
+                np.zeros_like(cat),
+                cat,
+                ptr,
+                ids,
+                o_d,
+                np.arange(n_o),
+                np.zeros(n_o, np.int64),
+                False,
+                thr,
+                n_o,
+                n_categories,
+                n_threads,
             )
         else:
             ptr, ids = _group_by_node(g.n_nodes, s_node)
             counts, within = _count_kernel(
-                indptr, indices, weights, o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64),
-                ptr, ids, s_d, np.zeros_like(cat), cat,
-                True, thr, n_o, n_categories, n_threads,
+                indptr,
+                indices,
+                weights,
+                o_node,
+                o_d,
+                np.arange(n_o),
+                np.zeros(n_o, np.int64),
+                ptr,
+                ids,
+                s_d,
+                np.zeros_like(cat),
+                cat,
+                True,
+                thr,
+                n_o,
+                n_categories,
+                n_threads,
             )
         order = np.argsort(cat, kind="stable")
         seed_ptr = np.zeros(n_categories + 1, dtype=np.int64)
         np.cumsum(np.bincount(cat, minlength=n_categories), out=seed_ptr[1:])
         nearest = _nearest_kernel(
-            indptr, indices, weights, seed_ptr, s_node[order], s_d[order], o_node, o_d,
+            indptr,
+            indices,
+            weights,
+            seed_ptr,
+            s_node[order],
+            s_d[order],
+            o_node,
+            o_d,
             float(nearest_limit_m),
         )
     finally:
@@ -373,7 +418,18 @@ def ball(
     touched = np.empty(n, dtype=np.int64)
     hd = np.empty(len(indices) + len(seeds) + 1)
     hn = np.empty(len(indices) + len(seeds) + 1, dtype=np.int64)
-    cnt = _ball(indptr, indices, weights, seeds, np.asarray(seed_d, np.float64), float(limit),
-                dist, done, touched, hd, hn)
+    cnt = _ball(
+        indptr,
+        indices,
+        weights,
+        seeds,
+        np.asarray(seed_d, np.float64),
+        float(limit),
+        dist,
+        done,
+        touched,
+        hd,
+        hn,
+    )
     nodes = touched[:cnt].copy()
     return nodes, dist[nodes]

@@ -40,10 +40,13 @@ def reach_pieces(
     a = np.repeat(nodes, deg)
     b = network.indices[j]
     frac = np.minimum(1.0, (budget - np.repeat(dist, deg)) / np.maximum(network.weights[j], 1e-12))
-    # An edge whole from both ends is needed once.
-    reached = np.zeros(network.n_nodes, dtype=bool)
-    reached[nodes] = True
-    keep = (frac < 1.0) | (a < b) | ~reached[b]
+    # A piece is redundant when the opposite end reaches the whole edge; an edge whole
+    # from both ends is kept once.
+    d_full = np.full(network.n_nodes, np.inf)
+    d_full[nodes] = dist
+    w = network.weights[j]
+    reverse_whole = budget - d_full[b] >= w
+    keep = ~reverse_whole | ((frac >= 1.0) & (a < b))
     a, b, frac = a[keep], b[keep], frac[keep]
     ax, ay = x[a], y[a]
     pieces = [
@@ -80,8 +83,11 @@ def isochrone_polygons(
         row = []
         for t in thresholds:
             seg = reach_pieces(
-                network, int(attachment.edge[i]), float(attachment.offset[i]),
-                float(attachment.snap_m[i]), t,
+                network,
+                int(attachment.edge[i]),
+                float(attachment.offset[i]),
+                float(attachment.snap_m[i]),
+                t,
             )
             # Buffering each piece and dissolving is several times faster than buffering
             # one MultiLineString, and gives the same polygon.

@@ -111,6 +111,36 @@ def build_network(extract: OsmExtract, crs: pyproj.CRS | None = None) -> WalkNet
     last_of_way = extract.way_ptr[1:-1] - 1
     starts = np.setdiff1d(starts, last_of_way, assume_unique=True)
     u, v = inverse[starts], inverse[starts + 1]
+    stats = {"ways": int(extract.n_ways)}
+    try:
+        return from_arrays(x, y, u, v, crs, osm_id=uniq, lon=lon, lat=lat, stats=stats)
+    except EmptyNetworkError as e:
+        raise EmptyNetworkError(f"{extract.source}: {e}") from None
+
+
+def from_arrays(
+    x: np.ndarray,
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    crs: pyproj.CRS | str = "EPSG:32650",
+    osm_id: np.ndarray | None = None,
+    lon: np.ndarray | None = None,
+    lat: np.ndarray | None = None,
+    stats: dict | None = None,
+) -> WalkNetwork:
+    """A network from node coordinates (metres) and edges; keeps the largest component.
+
+    Lengths are straight-line distances. Used by build_network and for synthetic graphs.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = len(x)
+    u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+    if lon is None or lat is None:
+        to_geo = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        lon, lat = to_geo.transform(x, y)
+    osm_id = np.arange(n, dtype=np.int64) if osm_id is None else osm_id
     keep = u != v
     u, v = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
     length = np.hypot(x[u] - x[v], y[u] - y[v])
@@ -121,41 +151,38 @@ def build_network(extract: OsmExtract, crs: pyproj.CRS | None = None) -> WalkNet
     dup[1:] = (u[1:] == u[:-1]) & (v[1:] == v[:-1])
     u, v, length = u[~dup], v[~dup], length[~dup]
     if len(u) == 0:
-        raise EmptyNetworkError(f"{extract.source}: walkable ways have no usable segments")
+        raise EmptyNetworkError("the walkable ways have no usable segments")
 
-    n = len(uniq)
     adj = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
     n_comp, labels = connected_components(adj, directed=False)
-    sizes = np.bincount(labels)
-    biggest = int(np.argmax(sizes))
-    node_keep = labels == biggest
+    node_keep = labels == int(np.argmax(np.bincount(labels)))
     new_index = np.full(n, -1, dtype=np.int64)
     new_index[node_keep] = np.arange(int(node_keep.sum()))
     edge_keep = node_keep[u]
     eu, ev, el = new_index[u[edge_keep]], new_index[v[edge_keep]], length[edge_keep]
-
+    n_kept = int(node_keep.sum())
     stats = {
-        "ways": int(extract.n_ways),
+        **(stats or {}),
         "nodes_raw": int(n),
         "edges_raw": int(len(u)),
         "components": int(n_comp),
-        "nodes": int(node_keep.sum()),
+        "nodes": n_kept,
         "edges": int(len(eu)),
-        "nodes_dropped": int(n - node_keep.sum()),
+        "nodes_dropped": int(n - n_kept),
         "edges_dropped": int(len(u) - len(eu)),
-        "share_nodes_dropped": float(1.0 - node_keep.sum() / n),
+        "share_nodes_dropped": float(1.0 - n_kept / n),
         "length_km": float(el.sum() / 1000.0),
     }
-    indptr, indices, weights, csr_edge = to_csr(int(node_keep.sum()), eu, ev, el)
+    indptr, indices, weights, csr_edge = to_csr(n_kept, eu, ev, el)
     return WalkNetwork(
         crs=crs,
-        osm_id=uniq[node_keep],
+        osm_id=np.asarray(osm_id)[node_keep],
         x=np.ascontiguousarray(x[node_keep]),
         y=np.ascontiguousarray(y[node_keep]),
-        lon=lon[node_keep],
-        lat=lat[node_keep],
-        edge_u=eu.astype(np.int64),
-        edge_v=ev.astype(np.int64),
+        lon=np.asarray(lon)[node_keep],
+        lat=np.asarray(lat)[node_keep],
+        edge_u=eu,
+        edge_v=ev,
         edge_len=el.astype(np.float64),
         indptr=indptr,
         indices=indices,

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pyproj
 import shapely
-from shapely.ops import transform as shp_transform
 
 from circles import engine
 from circles._errors import InputError
@@ -42,10 +40,7 @@ def thresholds_of(study: Study) -> list[Threshold]:
     out = []
     minutes = study.thresholds.minutes
     for i, d in enumerate(study.distances_m):
-        if minutes is not None:
-            m = sorted(minutes)[i]
-        else:
-            m = _GB_LABELS.get(d)
+        m = sorted(minutes)[i] if minutes is not None else _GB_LABELS.get(d)
         if m is None:
             out.append(Threshold(d, f"{d:g}米", f"{d:g} m"))
         else:
@@ -69,13 +64,15 @@ def read_boundary(path: Path) -> shapely.Geometry:
     return geom
 
 
+def _reproject(geom: shapely.Geometry, src, dst) -> shapely.Geometry:
+    return gpd.GeoSeries([geom], crs=src).to_crs(dst).iloc[0]
+
+
 def _halo(boundary: shapely.Geometry, metres: float) -> shapely.Geometry:
     """The boundary grown by ``metres`` (done in its UTM zone)."""
     c = boundary.centroid
     crs = utm_crs(c.x, c.y)
-    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
-    back = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
-    return shp_transform(back, shp_transform(fwd, boundary).buffer(metres))
+    return _reproject(_reproject(boundary, "EPSG:4326", crs).buffer(metres), crs, "EPSG:4326")
 
 
 def load_extract(study: Study) -> OsmExtract:
@@ -94,8 +91,7 @@ def load_extract(study: Study) -> OsmExtract:
     if src.polygon is not None:
         return overpass.from_polygon(read_boundary(src.polygon))
     if study.boundary is not None:
-        return overpass.from_polygon(_halo(read_boundary(study.boundary),
-                                           max(study.distances_m)))
+        return overpass.from_polygon(_halo(read_boundary(study.boundary), max(study.distances_m)))
     raise InputError(
         "no data source: give --osm FILE, --place NAME, --bbox W,S,E,N or a config with source"
     )
@@ -148,17 +144,15 @@ def run(
         )
         warnings.extend(notes)
         if boundary is not None:
-            b = shp_transform(
-                pyproj.Transformer.from_crs("EPSG:4326", network.crs, always_xy=True).transform,
-                boundary,
-            )
+            b = _reproject(boundary, "EPSG:4326", network.crs)
             inside = shapely.contains(b, clusters.geometry.representative_point().to_numpy())
             clusters = clusters[inside].reset_index(drop=True)
 
     with timed("snap", "吸附到路网 Snapping to the network"):
         index = EdgeIndex(network)
         s_att = index.attach(
-            services.geometry.x.to_numpy(), services.geometry.y.to_numpy(),
+            services.geometry.x.to_numpy(),
+            services.geometry.y.to_numpy(),
             study.snap.max_distance_m,
         )
         origin_pts = clusters.geometry.representative_point()
@@ -176,8 +170,9 @@ def run(
         cat_index = {k: i for i, k in enumerate(keys)}
         res = engine.reach(
             network.graph,
-            engine.Points(c_att.edge[c_att.used], c_att.offset[c_att.used],
-                          c_att.snap_m[c_att.used]),
+            engine.Points(
+                c_att.edge[c_att.used], c_att.offset[c_att.used], c_att.snap_m[c_att.used]
+            ),
             engine.Points(s_att.edge[used_s], s_att.offset[used_s], s_att.snap_m[used_s]),
             services["category"][used_s].map(cat_index).to_numpy(np.int64),
             len(keys),
@@ -201,10 +196,22 @@ def run(
             f"{n_unsnapped_c} residence clusters are more than {study.snap.max_distance_m:g} m "
             "from the walking network and were not scored"
         )
-    summary = _summary(study, extract, network, services, clusters, keys, thresholds, gaps,
-                       warnings, timings, n_unsnapped_c)
-    return StudyResult(study, network, categories, thresholds, clusters, services, isochrones,
-                       summary)
+    summary = _summary(
+        study,
+        extract,
+        network,
+        services,
+        clusters,
+        keys,
+        thresholds,
+        gaps,
+        warnings,
+        timings,
+        n_unsnapped_c,
+    )
+    return StudyResult(
+        study, network, categories, thresholds, clusters, services, isochrones, summary
+    )
 
 
 def _pick_categories(study: Study) -> dict[str, Category]:
@@ -234,8 +241,19 @@ def _add_reach_columns(clusters, used, res, keys, thresholds, gaps) -> None:
         clusters[f"share_reached_{t.column}"] = share
 
 
-def _summary(study, extract, network: WalkNetwork, services, clusters, keys, thresholds, gaps,
-             warnings, timings, n_unsnapped_c) -> dict:
+def _summary(
+    study,
+    extract,
+    network: WalkNetwork,
+    services,
+    clusters,
+    keys,
+    thresholds,
+    gaps,
+    warnings,
+    timings,
+    n_unsnapped_c,
+) -> dict:
     used = clusters["used"].to_numpy(bool)
     coverage: dict[str, dict[str, float | None]] = {}
     for k in keys:

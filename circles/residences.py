@@ -64,9 +64,7 @@ def residential_buildings(
         inside = np.zeros(len(poly), dtype=bool)
         cand = np.flatnonzero(untyped)
         pts = poly.geometry.iloc[cand].representative_point()
-        hit = shapely.STRtree(areas.geometry.to_numpy()).query(
-            pts.to_numpy(), predicate="within"
-        )
+        hit = shapely.STRtree(areas.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
         inside[cand[np.unique(hit[0])]] = True
         untyped &= inside
     else:
@@ -111,8 +109,15 @@ def from_landuse(
     area = shapely.area(geoms)
     floor = np.where(floor > 0, floor, area * settings.default_far)
     dwellings, population = _population(floor, settings)
-    return _frame(areas["name"].fillna("").to_numpy(), "landuse", geoms, floor, dwellings,
-                  population, areas.crs)
+    return _frame(
+        areas["name"].fillna("").to_numpy(),
+        "landuse",
+        geoms,
+        floor,
+        dwellings,
+        population,
+        areas.crs,
+    )
 
 
 def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> gpd.GeoDataFrame:
@@ -141,16 +146,15 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
 
 
 def from_grid(network: WalkNetwork, settings: ResidenceSettings, reach_m: float):
-    """Square cells over the network's extent whose centre is within ``reach_m`` of a node."""
-    from scipy.spatial import cKDTree
+    """Square cells over the network's extent whose centre is within ``reach_m`` of a street."""
+    from circles.snap import EdgeIndex
 
     s = settings.grid_spacing_m
     x0, x1 = network.x.min(), network.x.max()
     y0, y1 = network.y.min(), network.y.max()
     cx, cy = np.meshgrid(np.arange(x0 + s / 2, x1, s), np.arange(y0 + s / 2, y1, s))
     cx, cy = cx.ravel(), cy.ravel()
-    d, _ = cKDTree(np.column_stack([network.x, network.y])).query(np.column_stack([cx, cy]))
-    keep = d <= reach_m
+    keep = EdgeIndex(network).attach(cx, cy, reach_m).used
     cx, cy = cx[keep], cy[keep]
     geoms = shapely.box(cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2)
     area = np.full(len(cx), s * s)

@@ -27,9 +27,7 @@ def _check_path(path: Path) -> None:
         raise InputError(f"OSM file not found: {path} (check the path, or use --place online)")
     name = path.name.lower()
     if not name.endswith(OSM_SUFFIXES):
-        raise InputError(
-            f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}"
-        )
+        raise InputError(f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}")
 
 
 def read_osm_file(path: str | Path) -> OsmExtract:

@@ -22,10 +22,7 @@ _DROP_COLUMNS = {"geometry", "nodes", "ways", "element", "id", "element_type", "
 def walk_filter() -> str:
     """An Overpass filter equal to circles.settings.is_walkable for highway, foot, access."""
     highways = "|".join(sorted(WALKABLE_HIGHWAYS | CONDITIONAL_HIGHWAYS))
-    return (
-        f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]'
-        '["access"!~"^(private|no)$"]'
-    )
+    return f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]["access"!~"^(private|no)$"]'
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -87,8 +84,9 @@ def from_place(name: str) -> OsmExtract:
     """Walking network and features of a named place (geocoded by Nominatim)."""
     import osmnx as ox
 
-    g = _call(ox.graph_from_place, name, custom_filter=walk_filter(), simplify=False,
-              retain_all=True)
+    g = _call(
+        ox.graph_from_place, name, custom_filter=walk_filter(), simplify=False, retain_all=True
+    )
     f = _call(ox.features_from_place, name, tags=_tags())
     return _extract(g, f, f"place: {name}")
 
@@ -97,8 +95,9 @@ def from_bbox(bbox: tuple[float, float, float, float]) -> OsmExtract:
     """Walking network and features of a box (west, south, east, north)."""
     import osmnx as ox
 
-    g = _call(ox.graph_from_bbox, bbox, custom_filter=walk_filter(), simplify=False,
-              retain_all=True)
+    g = _call(
+        ox.graph_from_bbox, bbox, custom_filter=walk_filter(), simplify=False, retain_all=True
+    )
     f = _call(ox.features_from_bbox, bbox, tags=_tags())
     return _extract(g, f, "bbox: " + ",".join(f"{v:g}" for v in bbox))
 
@@ -107,7 +106,8 @@ def from_polygon(polygon: Any) -> OsmExtract:
     """Walking network and features inside a WGS-84 polygon."""
     import osmnx as ox
 
-    g = _call(ox.graph_from_polygon, polygon, custom_filter=walk_filter(), simplify=False,
-              retain_all=True)
+    g = _call(
+        ox.graph_from_polygon, polygon, custom_filter=walk_filter(), simplify=False, retain_all=True
+    )
     f = _call(ox.features_from_polygon, polygon, tags=_tags())
     return _extract(g, f, "polygon")

@@ -1,0 +1,127 @@
+"""Files of a study run, written all at once or not at all.
+
+``write_outputs`` writes every file into a temporary folder beside the output folder and
+renames it into place at the end, replacing an earlier run's folder. A failure leaves the
+earlier run untouched and no temporary folder behind.
+
+Files (fixed names; no path is ever built from data, OSM names are untrusted):
+
+- ``map.html``: the interactive map (see :mod:`circles.outputs.webmap`).
+- ``clusters.gpkg``: layers ``clusters``, ``services`` and ``isochrones``, in WGS-84
+  (EPSG:4326) at full precision; metric figures are in the ``*_m``/``*_m2`` columns.
+- ``clusters.csv``: the cluster table without geometry, with ``lon``/``lat`` (WGS-84) of a
+  point inside each cluster; UTF-8 with a BOM so Excel shows Chinese names correctly.
+- ``summary.json``: ``result.summary`` (UTF-8, Chinese kept readable, NaN as null).
+- ``report.md``: the bilingual report (see :mod:`circles.outputs.report`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from circles._errors import CirclesError
+from circles.outputs import report, tables, webmap
+from circles.result import StudyResult
+
+MAP_HTML = "map.html"
+GEOPACKAGE = "clusters.gpkg"
+CLUSTERS_CSV = "clusters.csv"
+SUMMARY_JSON = "summary.json"
+REPORT_MD = "report.md"
+OUTPUT_FILES: tuple[str, ...] = (MAP_HTML, GEOPACKAGE, CLUSTERS_CSV, SUMMARY_JSON, REPORT_MD)
+
+__all__ = [
+    "CLUSTERS_CSV",
+    "GEOPACKAGE",
+    "MAP_HTML",
+    "OUTPUT_FILES",
+    "REPORT_MD",
+    "SUMMARY_JSON",
+    "OutputError",
+    "write_outputs",
+]
+
+
+class OutputError(CirclesError):
+    """The output folder cannot be written or replaced."""
+
+
+def _writers(carto_api_key: str | None) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
+    # Looked up at call time, so a writer can be replaced (tests make one fail).
+    return [
+        (SUMMARY_JSON, tables.write_summary),
+        (CLUSTERS_CSV, tables.write_cluster_csv),
+        (GEOPACKAGE, tables.write_geopackage),
+        (REPORT_MD, report.write_report),
+        (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key)),
+    ]
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Only an empty folder or an earlier run's folder may be replaced."""
+    if not out_dir.name or out_dir.name in (".", ".."):
+        raise OutputError(f"output folder {out_dir} has no name; give a folder such as outputs/x")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        raise OutputError(
+            f"output path {out_dir} exists and is not a folder; remove it or choose another"
+        )
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUT_FILES)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise OutputError(
+            f"refusing to replace {out_dir}: it holds files circles did not write ({shown}); "
+            "choose an empty or new output folder"
+        )
+
+
+def write_outputs(
+    result: StudyResult, out_dir: Path, *, carto_api_key: str | None = None
+) -> Path:
+    """Write the map, GeoPackage, CSV, summary and report of ``result`` into ``out_dir``.
+
+    The folder is replaced as a whole: files are written into a temporary sibling folder
+    which is renamed to ``out_dir`` once all of them are complete. An existing ``out_dir``
+    is replaced only if it is empty or holds nothing but an earlier run's files, otherwise
+    :class:`OutputError` is raised. ``carto_api_key`` enables the CARTO Positron basemap
+    (the map falls back to a grey OpenStreetMap without it). Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir).absolute()
+    _check_replaceable(out_dir)
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=parent))
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
+    try:
+        for name, write in _writers(carto_api_key):
+            write(result, tmp / name)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename ``tmp`` to ``out_dir``; an earlier ``out_dir`` is removed only afterwards."""
+    old: Path | None = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.old")
+        os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

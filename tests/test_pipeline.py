@@ -1,0 +1,88 @@
+"""End-to-end runs on real extracts: the bundled district and Manhattan."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+
+from circles import pipeline
+from circles.config import study_from_dict
+
+REQUIRED = ["market", "pharmacy", "elder_care", "clinic", "kindergarten", "park"]
+
+
+def test_bundled_district_end_to_end(nanjing_result):
+    res = nanjing_result
+    s = res.summary
+    assert s["residence_method"] == "landuse"
+    assert s["inputs"]["clusters"] == 11  # the README of the extract: 11 residential polygons
+    assert s["inputs"]["services_per_category"]["pharmacy"] == 3
+    # No elder care is tagged in this extract: a data gap, reported, never a silent zero.
+    assert "elder_care" in s["data_gaps"]
+    assert s["coverage"]["elder_care"]["1000m"] is None
+    assert any("elder" in w.lower() and "gap" in w for w in s["warnings"])
+    json.dumps(s)  # the summary is JSON as it stands
+    # Shares in the summary are the shares in the cluster table.
+    used = res.clusters["used"]
+    share = (res.clusters.loc[used, "pharmacy_1000m"] > 0).mean()
+    assert s["coverage"]["pharmacy"]["1000m"] == pytest.approx(share, abs=1e-4)
+    # Counts can only grow with the threshold.
+    for cat in res.categories:
+        a, b, c = (res.clusters[f"{cat}_{t}m"] for t in (300, 500, 1000))
+        assert (a <= b).all() and (b <= c).all()
+    assert len(res.isochrones) == 3 * len(res.clusters)
+
+
+def test_manhattan_has_every_category(shared_osm):
+    study = study_from_dict(
+        {"name": "manhattan", "source": {"osm": str(shared_osm / "manhattan-midtown.osm.pbf")}}
+    )
+    res = pipeline.run(study)
+    per_cat = res.summary["inputs"]["services_per_category"]
+    for cat in REQUIRED:
+        assert per_cat[cat] > 0, cat
+    assert res.summary["data_gaps"] == []
+    assert res.summary["inputs"]["walk_nodes"] > 10_000
+    # Midtown is dense: most clusters reach a pharmacy within 1000 m.
+    assert res.summary["coverage"]["pharmacy"]["1000m"] > 0.5
+
+
+def test_boundary_clips_clusters_but_keeps_services_in_the_halo(tmp_path, nanjing_result):
+    import geopandas as gpd
+
+    # A boundary around two thirds of the bundled clusters' points.
+    pts = nanjing_result.clusters.geometry.representative_point().to_crs("EPSG:4326")
+    xmin, xmax = np.quantile(pts.x, [0.0, 0.6])
+    box = shapely.box(xmin - 1e-4, pts.y.min() - 1e-4, xmax + 1e-4, pts.y.max() + 1e-4)
+    path = tmp_path / "boundary.geojson"
+    gpd.GeoDataFrame(geometry=[box], crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    study = study_from_dict(
+        {
+            "name": "clip",
+            "source": {"osm": str(nanjing_result.study.source.osm)},
+            "boundary": str(path),
+        }
+    )
+    res = pipeline.run(study)
+    inside = shapely.contains(box, pts.to_numpy()).sum()
+    assert len(res.clusters) == inside < len(nanjing_result.clusters)
+    # Services up to 1000 m outside the boundary are still there to be reached.
+    svc = res.services.to_crs("EPSG:4326")
+    assert (~shapely.contains(box, svc.geometry.to_numpy())).any()
+    # And the counts of the kept clusters equal those of the unclipped run.
+    a = res.clusters.set_index("name").sort_index()
+    full = nanjing_result.clusters
+    kept = full[shapely.contains(box, pts.to_numpy())].set_index("name").sort_index()
+    for cat in ("market", "pharmacy", "park"):
+        assert list(a[f"{cat}_1000m"]) == list(kept[f"{cat}_1000m"])
+
+
+def test_missing_osm_file_is_a_clear_error(tmp_path):
+    from circles._errors import InputError
+
+    study = study_from_dict({"name": "x", "source": {"osm": str(tmp_path / "none.osm.pbf")}})
+    with pytest.raises(InputError, match="not found"):
+        pipeline.run(study)

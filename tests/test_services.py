@@ -1,0 +1,72 @@
+"""Service categories from tag rules in data, not code."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import shapely
+
+from circles.services import find_services, load_categories
+from circles.sources.extract import features_frame
+
+REQUIRED = ["market", "pharmacy", "elder_care", "clinic", "kindergarten", "park"]
+
+
+def test_catalogue_has_the_required_categories_with_labels_and_rules():
+    cats = load_categories()
+    for key in REQUIRED:
+        assert key in cats
+        assert cats[key].zh and cats[key].en and cats[key].rules
+
+
+def _feats(rows):
+    return features_frame(
+        osm_type=[r[0] for r in rows],
+        osm_id=[r[1] for r in rows],
+        tags=[r[2] for r in rows],
+        geometry=[r[3] for r in rows],
+    )
+
+
+def test_rules_match_tags_and_chinese_names():
+    cats = load_categories()
+    p = shapely.Point(118.78, 32.04)
+    feats = _feats(
+        [
+            ("node", 1, {"amenity": "pharmacy", "name": "老百姓大药房"}, p),
+            ("node", 2, {"shop": "convenience"}, p),
+            ("node", 3, {"name": "玄武区红山街道社区卫生服务站"}, p),
+            ("node", 4, {"name": "幸福养老院"}, p),
+            ("node", 5, {"amenity": "social_facility", "social_facility:for": "senior"}, p),
+            ("node", 6, {"amenity": "kindergarten"}, p),
+            ("node", 7, {"shop": "clothes", "name": "优衣库"}, p),
+            ("node", 8, {"leisure": "park", "access": "private"}, p),
+        ]
+    )
+    got = find_services(feats, cats)
+    by_id = got.groupby("osm_id")["category"].apply(set).to_dict()
+    assert by_id[1] == {"pharmacy"}
+    assert by_id[2] == {"market"}
+    assert by_id[3] == {"clinic"}
+    assert by_id[4] == {"elder_care"}
+    assert by_id[5] == {"elder_care"}
+    assert by_id[6] == {"kindergarten"}
+    assert 7 not in by_id  # a clothes shop is no service here
+    assert 8 not in by_id  # a private garden is not a public park
+
+
+def test_polygon_counts_at_a_point_inside_it():
+    cats = {"park": load_categories()["park"]}
+    # An L-shaped park whose centroid lies outside it.
+    park = shapely.Polygon(
+        [(0, 0), (0.01, 0), (0.01, 0.001), (0.001, 0.001), (0.001, 0.01), (0, 0.01)]
+    )
+    got = find_services(_feats([("way", 9, {"leisure": "park", "name": "x"}, park)]), cats)
+    assert len(got) == 1
+    assert park.contains(got.geometry.iloc[0])
+    assert got["osm_type"].iloc[0] == "way" and got["osm_id"].iloc[0] == 9
+
+
+def test_no_features_gives_an_empty_table():
+    empty = _feats([])
+    got = find_services(empty, load_categories())
+    assert isinstance(got, gpd.GeoDataFrame) and len(got) == 0
