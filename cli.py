@@ -98,7 +98,12 @@ def run(
         if len(sources) > 1:
             _fail("give only one of --osm, --place and --bbox")
         if config is None and (sources or boundary is not None):
-            name = osm.name.split(".")[0] if osm else place or "bbox"
+            if osm is not None:
+                name = osm.name.split(".")[0]
+            elif boundary is not None and not sources:
+                name = boundary.stem
+            else:
+                name = place or "bbox"
             study = study_from_dict({"name": _slug(name)})
         else:
             study = load_study(config)

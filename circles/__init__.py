@@ -1,0 +1,45 @@
+"""circles: 15-minute living circles (15分钟生活圈) and complete communities from OpenStreetMap.
+
+import circles
+study = circles.load_study("configs/nanjing-xinjiekou.yaml")
+result = circles.run(study)
+result.clusters        # GeoDataFrame: reach per residence cluster
+circles.write_outputs(result, "outputs/nanjing")
+"""
+
+from __future__ import annotations
+
+from circles._errors import CirclesError, ConfigError, InputError, NetworkUnavailableError
+from circles.config import Study, load_study, study_from_dict
+from circles.engine import Graph, Points, Reach, reach
+from circles.pipeline import run
+from circles.result import StudyResult
+
+__version__ = "0.1.0"
+
+
+def write_outputs(result: StudyResult, out_dir):
+    """Write map.html, clusters.gpkg/.csv, summary.json and report.md (all or nothing)."""
+    from pathlib import Path
+
+    from circles.outputs import write_outputs as _write
+
+    return _write(result, Path(out_dir))
+
+
+__all__ = [
+    "CirclesError",
+    "ConfigError",
+    "Graph",
+    "InputError",
+    "NetworkUnavailableError",
+    "Points",
+    "Reach",
+    "Study",
+    "StudyResult",
+    "load_study",
+    "reach",
+    "run",
+    "study_from_dict",
+    "write_outputs",
+]

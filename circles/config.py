@@ -161,6 +161,7 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     study.source.osm = fix(study.source.osm)
     study.source.polygon = fix(study.source.polygon)
     study.boundary = fix(study.boundary)
+    study.output_dir = fix(study.output_dir)
     return study
 
 

@@ -53,6 +53,15 @@ def _rule_matches(rule: dict[str, Any], tags: dict[str, str]) -> bool:
     return True
 
 
+def _as_tag_value(v: Any) -> Any:
+    """YAML 1.1 reads bare yes/no as booleans; OSM values are strings."""
+    if isinstance(v, list):
+        return [_as_tag_value(x) for x in v]
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return v if v == "*" else str(v)
+
+
 @cache
 def load_categories() -> dict[str, Category]:
     """The category catalogue shipped with the package."""
@@ -65,7 +74,9 @@ def load_categories() -> dict[str, Category]:
             en=spec["en"],
             color=spec.get("color", "#555555"),
             icon=spec.get("icon", "info-sign"),
-            rules=tuple(spec.get("rules", ())),
+            rules=tuple(
+                {k: _as_tag_value(v) for k, v in rule.items()} for rule in spec.get("rules", ())
+            ),
         )
         for key, spec in raw.items()
     }

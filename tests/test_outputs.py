@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyogrio
 import pyproj
 import pytest
@@ -25,10 +25,10 @@ from circles.outputs import (
     REPORT_MD,
     SUMMARY_JSON,
     OutputError,
+    tables,
     write_outputs,
 )
 from circles.outputs import report as report_mod
-from circles.outputs import tables
 from circles.outputs.console import summary_table
 from circles.outputs.webmap import build_map
 from circles.result import StudyResult, Threshold
@@ -84,10 +84,10 @@ def make_result() -> StudyResult:
     x0, y0 = _origin()
     catalogue = load_categories()
     categories = {k: catalogue[k] for k in KEYS}
-    thresholds = [
-        Threshold(300.0, "5分钟", "5 min"),
-        Threshold(500.0, "10分钟", "10 min"),
-        Threshold(1000.0, "15分钟", "15 minutes"),
+    thresholds = [  # labelled as circles.pipeline.thresholds_of labels GB 50180 distances
+        Threshold(300.0, "5分钟 (300米)", "5 min (300 m)"),
+        Threshold(500.0, "10分钟 (500米)", "10 min (500 m)"),
+        Threshold(1000.0, "15分钟 (1000米)", "15 min (1000 m)"),
     ]
     names = ["金陵小区", IMG_XSS, PIPE_NAME, ""]
     used = [True, True, True, False]
@@ -177,7 +177,18 @@ def make_result() -> StudyResult:
         "source": "synthetic.osm",
         "residence_method": "landuse",
         "thresholds_m": [t.distance_m for t in thresholds],
-        "inputs": {"clusters": 4, "services": 5, "features": 42},
+        "inputs": {
+            "walk_nodes": network.n_nodes,
+            "walk_edges": network.n_edges,
+            "walk_km": round(network.stats["length_km"], 2),
+            "services": 5,
+            "services_used": 4,
+            "services_per_category": {"market": 2, "pharmacy": 1, "clinic": 2, "elder_care": 0},
+            "clusters": 4,
+            "clusters_used": 3,
+            "population": 3144.0,
+            "features": 42,
+        },
         "network": dict(network.stats),
         "coverage": {
             "market": {"300m": 1 / 3, "500m": 2 / 3, "1000m": 2 / 3},
@@ -203,6 +214,12 @@ def make_result() -> StudyResult:
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture(scope="module")
 def result() -> StudyResult:
     return make_result()
@@ -216,6 +233,7 @@ def written(result, tmp_path_factory):
 
 def test_all_files_written(written):
     assert written.is_dir()
+    assert written.stat().st_mode & 0o055 == 0o055 & ~_umask()  # readable as a mkdir'd folder
     assert sorted(p.name for p in written.iterdir()) == sorted(OUTPUT_FILES)
     siblings = [p.name for p in written.parent.iterdir()]
     assert siblings == [written.name]  # no temporary folder left beside it
@@ -267,7 +285,8 @@ def test_map_layers_and_escaping(written, result):
     assert "测试 &lt;b&gt;Test&lt;/b&gt;" in text
     assert "https://www.openstreetmap.org/node/11" in text.replace("\\/", "/")
     assert "© OpenStreetMap contributors" in text
-    assert "leaflet-control-scale" in text or "control_scale" in text or "scale" in text
+    assert "L.control.scale" in text and "L.control.fullscreen" in text
+    assert "basemaps.cartocdn.com" not in text  # no CARTO key given: no broken tiles
 
 
 def test_map_isochrones_embedded_safely(result):
@@ -304,8 +323,9 @@ def test_report_lists_least_served(result):
     section = text.split("## ")[
         [i for i, s in enumerate(text.split("## ")) if s.startswith("最")][0]
     ]
-    # R003 reaches one category within 1000 m and misses markets and clinics
-    assert section.index("R003") < section.index("R001")
+    # R003 reaches one category within 1000 m and misses markets and clinics; R001 has all
+    assert section.index("R003") < section.index("R002")
+    assert "R001" not in section and "R004" not in section
     r003 = next(line for line in section.splitlines() if "R003" in line)
     assert "Markets" in r003 and "Clinic" in r003 and "Elder" not in r003
 
@@ -315,7 +335,7 @@ def test_console_table(result):
     console = Console(width=100, record=True)
     console.print(table)
     out = console.export_text()
-    assert "data gap / 数据缺口" in out
+    assert "data gap /" in out and "数据缺口" in out
     assert "67%" in out
     assert len(out.splitlines()) < 40
 
@@ -367,7 +387,7 @@ def test_coverage_falls_back_to_columns(result):
     assert cov["market"]["1000m"] == pytest.approx(2 / 3)
 
 
-def test_category_label_is_escaped(tmp_path):
+def test_category_label_is_escaped():
     res = make_result()
     res.categories["market"] = Category(
         key="market", zh="<i>市场</i>", en="Mar|kets", color="#2e7d32"
@@ -376,4 +396,33 @@ def test_category_label_is_escaped(tmp_path):
     assert "<i>市场</i>" not in text
     md = report_mod.render_report(res)
     assert r"Mar\|kets" in md
-    assert isinstance(pd.read_csv, object)
+
+
+def test_threshold_labels_get_their_distance_once():
+    assert tables.label_zh(Threshold(300.0, "5分钟", "5 min")) == "5分钟 (300米)"
+    assert tables.label_en(Threshold(300.0, "5分钟", "5 min")) == "5 min (300 m)"
+    assert tables.label_zh(Threshold(800.0, "800米", "800 m")) == "800米"
+    assert tables.label_both(Threshold(800.0, "800米", "800 m")) == "800 m"
+    assert tables.label_both(Threshold(300.0, "5分钟 (300米)", "5 min (300 m)")) == (
+        "5分钟 5 min (300 m)"
+    )
+    assert tables.label_both(Threshold(300.0, "5分钟", "5 min")) == "5分钟 5 min (300 m)"
+    assert tables.label_en(Threshold(1000.0, "15分钟 (1000米)", "15 min (1000 m)")) == (
+        "15 min (1000 m)"
+    )
+
+
+def test_csv_defuses_formulas(tmp_path):
+    res = make_result()
+    res.clusters.loc[0, "name"] = '=HYPERLINK("http://x","y")'
+    tables.write_cluster_csv(res, tmp_path / "c.csv")
+    with open(tmp_path / "c.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["name"] == '\'=HYPERLINK("http://x","y")'
+    assert rows[3]["market_300m"] == "-1"  # numbers untouched
+
+
+def test_carto_basemap_with_key(result):
+    text = build_map(result, carto_api_key="k&<1").get_root().render()
+    assert "basemaps.cartocdn.com" in text
+    assert "key=k%26%3C1" in text

@@ -70,3 +70,15 @@ def test_no_features_gives_an_empty_table():
     empty = _feats([])
     got = find_services(empty, load_categories())
     assert isinstance(got, gpd.GeoDataFrame) and len(got) == 0
+
+
+def test_yaml_booleans_in_rules_are_osm_strings():
+    # `no` unquoted in YAML would be a boolean and never match the tag value "no".
+    for cat in load_categories().values():
+        for rule in cat.rules:
+            for v in rule.values():
+                for item in v if isinstance(v, list) else [v]:
+                    assert isinstance(item, str)
+    park = load_categories()["park"]
+    assert not park.matches({"leisure": "park", "access": "no"})
+    assert park.matches({"leisure": "park"})

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -82,9 +81,7 @@ def _check_replaceable(out_dir: Path) -> None:
         )
 
 
-def write_outputs(
-    result: StudyResult, out_dir: Path, *, carto_api_key: str | None = None
-) -> Path:
+def write_outputs(result: StudyResult, out_dir: Path, *, carto_api_key: str | None = None) -> Path:
     """Write the map, GeoPackage, CSV, summary and report of ``result`` into ``out_dir``.
 
     The folder is replaced as a whole: files are written into a temporary sibling folder
@@ -98,7 +95,9 @@ def write_outputs(
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=parent))
+        # mkdir, not mkdtemp: the folder gets the usual permissions (umask), not 0700.
+        tmp = parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp.mkdir()
     except OSError as e:
         raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
     try:

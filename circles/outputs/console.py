@@ -23,7 +23,7 @@ def summary_table(result: StudyResult) -> Table:
         f"network 路网 {result.network.n_nodes:,} nodes · "
         f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · "
         f"services 设施 {len(result.services):,} ({n_unused_s:,} unsnapped) · "
-        f"% of {n_used_clusters:,} connected clusters",
+        f"shares: % of {n_used_clusters:,} connected clusters",
         style="dim",
     )
     table = Table(
@@ -36,7 +36,9 @@ def summary_table(result: StudyResult) -> Table:
     table.add_column("Category 类别", overflow="fold")
     table.add_column("Services\n设施", justify="right", no_wrap=True)
     for t in result.thresholds:
-        table.add_column(f"{t.distance_m:g} m\n{t.zh}", justify="right")
+        zh = t.zh.split(" (")[0].split("（")[0] or t.zh
+        head = f"{t.distance_m:g} m" if zh == f"{t.distance_m:g}米" else f"{t.distance_m:g} m\n{zh}"
+        table.add_column(head, justify="right", max_width=10)
 
     cov = tables.coverage(result)
     counts = tables.service_counts(result)
@@ -46,8 +48,10 @@ def summary_table(result: StudyResult) -> Table:
         cells: list[Text] = [Text(cat.label), Text(f"{found:,}")]
         for t in result.thresholds:
             share = cov.get(key, {}).get(t.column)
-            if key in gaps or share is None:
+            if key in gaps:
                 cells.append(Text(GAP_TEXT, style="yellow"))
+            elif share is None:
+                cells.append(Text("—", style="dim"))
             else:
                 style = "red" if share < 0.5 else ("green" if share >= 0.9 else "")
                 cells.append(Text(tables.format_share(share), style=style))

@@ -21,14 +21,25 @@ N_LEAST = 10
 
 _INPUT_LABELS = {
     "features": "OSM 要素 OSM features",
-    "services": "服务设施 Services",
-    "clusters": "居住单元 Residential clusters",
     "buildings": "建筑 Buildings",
     "residential_areas": "居住用地 Residential areas",
     "ways": "道路 Ways",
-    "nodes": "节点 Nodes",
     "broken_areas": "无法组成面的要素 Broken areas",
 }
+# Input counts the data summary already shows in its own lines.
+_SHOWN = frozenset(
+    {
+        "walk_nodes",
+        "walk_edges",
+        "walk_km",
+        "services",
+        "services_used",
+        "services_per_category",
+        "clusters",
+        "clusters_used",
+        "population",
+    }
+)
 
 _METHODS = {
     "landuse": "居住用地/小区边界 residential land-use polygons (小区)",
@@ -103,10 +114,20 @@ def _data_section(result: StudyResult) -> list[str]:
         f"- 未接入步行网络 Not snapped to the network: {n_unused_c:,} 个小区 clusters, "
         f"{n_unused_s:,} 个设施 services"
     )
+    n_services = len(result.services)
+    out.append(
+        f"- 服务设施 Services: {n_services:,} 个 found, "
+        f"{n_services - n_unused_s:,} 个接入路网 joined the network"
+    )
     inputs = s.get("inputs") or {}
-    if inputs:
-        items = ", ".join(f"{_INPUT_LABELS.get(k, k)}: {_num(v)}" for k, v in inputs.items())
-        out.append(f"- 输入 Inputs: {items}")
+    extra = {
+        k: v
+        for k, v in inputs.items()
+        if k not in _SHOWN and not isinstance(v, dict | list | tuple)
+    }
+    if extra:
+        items = ", ".join(f"{_INPUT_LABELS.get(k, k)}: {_num(v)}" for k, v in extra.items())
+        out.append(f"- 其他输入 Other inputs: {items}")
     out.append("")
     counts = tables.service_counts(result)
     gaps = tables.gap_keys(result)
@@ -121,6 +142,7 @@ def _data_section(result: StudyResult) -> list[str]:
 
 def _coverage_section(result: StudyResult) -> list[str]:
     cov = tables.coverage(result)
+    gaps = tables.gap_keys(result)
     n_used = int(tables.used_mask(result.clusters).sum())
     out = ["## 覆盖率 Coverage", ""]
     out.append(
@@ -128,16 +150,17 @@ def _coverage_section(result: StudyResult) -> list[str]:
         f"{n_used:,} connected residential clusters that reach each service category on foot."
     )
     out.append("")
-    header = ["服务类别 Category"] + [
-        f"{t.zh} {t.en} ({t.distance_m:g} m)" for t in result.thresholds
-    ]
+    header = ["服务类别 Category"] + [tables.label_both(t) for t in result.thresholds]
     rows = []
     for key, cat in result.categories.items():
         shares = cov.get(key, {})
         row: list[Any] = [cat.label]
         for t in result.thresholds:
             value = shares.get(t.column)
-            row.append(GAP if value is None else tables.format_share(value))
+            if key in gaps:
+                row.append(GAP)
+            else:
+                row.append("—" if value is None else tables.format_share(value))
         rows.append(row)
     out += _table(header, rows)
     out.append("")
@@ -173,7 +196,7 @@ def _least_served_section(result: StudyResult) -> list[str]:
     avail = tables.available_keys(result)
     clusters = result.clusters[tables.used_mask(result.clusters)]
     out = [
-        f"## 最欠缺的小区 Least-served clusters ({top.zh} / {top.en}, {top.distance_m:g} m)",
+        f"## 最欠缺的小区 Least-served clusters ({tables.label_both(top)})",
         "",
     ]
     if len(clusters) == 0 or not avail:
@@ -184,18 +207,26 @@ def _least_served_section(result: StudyResult) -> list[str]:
         missing = tables.missing_categories(result, row)
         pop = pd.to_numeric(row.get("population"), errors="coerce")
         records.append((len(avail) - len(missing), -(0.0 if pd.isna(pop) else pop), row, missing))
+    records = [r for r in records if r[3]]
+    if not records:
+        out += [
+            f"每个接入路网的小区在{tables.label_zh(top)}内都能到达所有有数据的服务类别。 "
+            f"Every connected cluster reaches every category with data within "
+            f"{tables.label_en(top)}.",
+            "",
+        ]
+        return out
     records.sort(key=lambda r: (r[0], r[1], str(r[2].get("cluster_id"))))
+    n = min(N_LEAST, len(records))
     out.append(
-        f"{top.zh}步行范围内可达服务类别最少的 {min(N_LEAST, len(records))} 个小区（同等时按人口排序）。"
-        f" The {min(N_LEAST, len(records))} clusters reaching the fewest categories within "
-        f"{top.en} ({top.distance_m:g} m), most populous first among ties."
+        f"{tables.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
+        f" The {n} clusters reaching the fewest categories within "
+        f"{tables.label_en(top)}, most populous first among ties."
     )
     out.append("")
     rows = []
     for reached, _, row, missing in records[:N_LEAST]:
-        miss_text = "; ".join(
-            f"{result.categories[k].label} ({_near(row, k)})" for k in missing
-        )
+        miss_text = "; ".join(f"{result.categories[k].label} ({_near(row, k)})" for k in missing)
         rows.append(
             [
                 row.get("cluster_id"),
@@ -206,7 +237,13 @@ def _least_served_section(result: StudyResult) -> list[str]:
             ]
         )
     out += _table(
-        ["编号 ID", "名称 Name", "人口 Residents", "可达 Reached", "缺少（最近距离）Missing (nearest)"],
+        [
+            "编号 ID",
+            "名称 Name",
+            "人口 Residents",
+            "可达 Reached",
+            "缺少（最近距离）Missing (nearest)",
+        ],
         rows,
         "llrrl",
     )
@@ -217,14 +254,14 @@ def _least_served_section(result: StudyResult) -> list[str]:
 def _near(row: pd.Series, key: str) -> str:
     value = row.get(tables.nearest_column(key))
     text = _metres(value)
-    return "不可达 unreachable" if text == "—" else f"最近 nearest {text}"
+    return "不可达 unreachable" if text == "—" else text
 
 
 def _method_section(result: StudyResult) -> list[str]:
     study = result.study
     snap = (result.summary.get("snap") or {}).get("max_distance_m", study.snap.max_distance_m)
     res = study.residences
-    thresholds = ", ".join(f"{t.zh} {t.en} = {t.distance_m:g} m" for t in result.thresholds)
+    thresholds = ", ".join(tables.label_both(t) for t in result.thresholds)
     out = ["## 方法与假设 Method and assumptions", ""]
     out += [
         "- 步行网络 Walking network: OpenStreetMap 中可步行的道路（人行道、小路、居住区道路、"
@@ -232,9 +269,10 @@ def _method_section(result: StudyResult) -> list[str]:
         "不是直线距离。 Walkable OSM ways (footways, paths, residential and city streets; "
         "not ways closed to pedestrians) as an undirected graph, largest connected part only; "
         "distances are measured along streets, not as the crow flies.",
-        f"- 接入路网 Snapping: 小区与设施以直线连接到最近的道路，超过 {_num(snap)} m 的不计入。 "
+        f"- 接入路网 Snapping: 小区与设施以直线连接到最近的道路，"
+        f"超过 {_num(snap)} m 的不计入（数量见上）。 "
         f"Clusters and services join the nearest street in a straight line; those farther "
-        f"than {_num(snap)} m are left out and listed above.",
+        f"than {_num(snap)} m are left out (counted above).",
         f"- 步行阈值 Thresholds (GB 50180-2018 生活圈): {thresholds}.",
         f"- 人口估计 Population estimate: 住宅建筑面积 ÷ {res.dwelling_m2:g} m² 每户 × "
         f"{res.persons_per_dwelling:g} 人每户（无层数时按 {res.default_levels:g} 层；"
@@ -259,8 +297,9 @@ def render_report(result: StudyResult) -> str:
     title = s.get("title") or result.study.display_title
     lines = [f"# {title}", ""]
     lines.append(
-        f"15分钟生活圈评估报告 · 15-minute living circle report — "
-        f"{s.get('generated', '')}".rstrip(" —")
+        f"15分钟生活圈评估报告 · 15-minute living circle report — {s.get('generated', '')}".rstrip(
+            " —"
+        )
     )
     lines.append("")
     lines += _data_section(result)

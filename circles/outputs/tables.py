@@ -33,6 +33,28 @@ def largest(result: StudyResult) -> Threshold:
     return max(result.thresholds, key=lambda t: t.distance_m)
 
 
+def label_zh(threshold: Threshold) -> str:
+    """Chinese label with its distance: '15分钟 (1000米)'; the distance is added if missing."""
+    d = f"{threshold.distance_m:g}"
+    return threshold.zh if d in threshold.zh else f"{threshold.zh} ({d}米)"
+
+
+def label_en(threshold: Threshold) -> str:
+    """English label with its distance: '15 min (1000 m)'; the distance is added if missing."""
+    d = f"{threshold.distance_m:g}"
+    return threshold.en if d in threshold.en else f"{threshold.en} ({d} m)"
+
+
+def label_both(threshold: Threshold) -> str:
+    """One bilingual label with the distance once: '15分钟 15 min (1000 m)'."""
+    d = f"{threshold.distance_m:g}"
+    zh = threshold.zh
+    for part in (f" ({d}米)", f"（{d}米）", f"({d}米)", f"{d}米"):
+        zh = zh.replace(part, "")
+    zh = zh.strip()
+    return f"{zh} {label_en(threshold)}" if zh else label_en(threshold)
+
+
 def count_column(category: str, threshold: Threshold) -> str:
     return f"{category}_{threshold.column}"
 
@@ -59,8 +81,9 @@ def used_mask(clusters: pd.DataFrame) -> pd.Series:
     return clusters["used"].fillna(False).astype(bool)
 
 
-def _count(row: pd.Series | dict, column: str) -> int:
-    value = row.get(column, -1) if hasattr(row, "get") else -1
+def count_value(row: pd.Series | dict, column: str) -> int:
+    """A count cell as an int; -1 (not measured) when missing or not a number."""
+    value = row.get(column, -1)
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -71,12 +94,13 @@ def _count(row: pd.Series | dict, column: str) -> int:
 def missing_categories(result: StudyResult, row: pd.Series | dict) -> list[str]:
     """Category keys with data that a used cluster cannot reach within the largest threshold."""
     top = largest(result)
-    return [k for k in available_keys(result) if _count(row, count_column(k, top)) == 0]
+    return [k for k in available_keys(result) if count_value(row, count_column(k, top)) == 0]
 
 
 def coverage(result: StudyResult) -> dict[str, dict[str, float | None]]:
-    """Share of used clusters reaching each category within each threshold (None: data gap).
+    """Share of used clusters reaching each category within each threshold.
 
+    None for a data gap, or when no cluster joined the network.
     Taken from ``summary["coverage"]`` when the pipeline provided it, else computed here.
     """
     given = result.summary.get("coverage")
@@ -95,7 +119,7 @@ def coverage(result: StudyResult) -> dict[str, dict[str, float | None]]:
             else:
                 col = count_column(key, t)
                 if col not in used or len(used) == 0:
-                    row[t.column] = None if col not in used else 0.0
+                    row[t.column] = None
                 else:
                     row[t.column] = float((used[col].astype(float) > 0).mean())
         if key in gaps:
@@ -213,17 +237,35 @@ def cluster_table(result: StudyResult) -> pd.DataFrame:
     return _plain_columns(frame.reset_index(drop=True))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_cluster_csv(result: StudyResult, path: Path) -> Path:
-    """The cluster table as CSV, UTF-8 with a BOM so Excel shows Chinese names correctly."""
-    cluster_table(result).to_csv(path, index=False, encoding="utf-8-sig")
+    """The cluster table as CSV, UTF-8 with a BOM so Excel shows Chinese names correctly.
+
+    Text that starts like a formula (``=``, ``+``, ``-``, ``@``) is prefixed with ``'`` so a
+    crafted OSM name cannot run as a spreadsheet formula; numbers are left alone.
+    """
+    table = cluster_table(result)
+    for col in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[col]) and not pd.api.types.is_bool_dtype(
+            table[col]
+        ):
+            table[col] = table[col].map(_defuse)
+    table.to_csv(path, index=False, encoding="utf-8-sig")
     return path
 
 
 def write_summary(result: StudyResult, path: Path) -> Path:
     """The run summary as pretty JSON, Chinese kept readable."""
-    text = json.dumps(
-        _finite(result.summary), ensure_ascii=False, indent=2, default=_json_default
-    )
+    text = json.dumps(_finite(result.summary), ensure_ascii=False, indent=2, default=_json_default)
     path.write_text(text + "\n", encoding="utf-8")
     return path
 

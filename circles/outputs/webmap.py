@@ -28,7 +28,7 @@ from geopandas import GeoDataFrame
 from shapely.geometry import mapping
 
 from circles.outputs import tables
-from circles.result import StudyResult, Threshold
+from circles.result import StudyResult
 
 SIMPLIFY_M = 2.0  # display only: the GeoPackage keeps the full geometry
 DECIMALS = 6  # ~0.1 m
@@ -172,26 +172,23 @@ def _cluster_popup(result: StudyResult, row: pd.Series, used: bool) -> str:
     avail = tables.available_keys(result)
     reached = len(avail) - len(missing)
     lines.append(
-        f"<div>{_e(top.zh)}步行可达 {reached}/{len(avail)} 类服务 · "
-        f"{reached} of {len(avail)} service categories within {_e(top.en)} "
-        f"({top.distance_m:g} m)</div>"
+        f"<div>{_e(tables.label_zh(top))}步行可达 {reached}/{len(avail)} 类服务 · "
+        f"{reached} of {len(avail)} service categories within "
+        f"{_e(tables.label_en(top))}</div>"
     )
-    head = "".join(
-        f"<th>{_e(t.zh)}<br>{t.distance_m:g} m</th>" for t in result.thresholds
-    )
+    head = "".join(f"<th>{_e(tables.label_zh(t))}</th>" for t in result.thresholds)
     rows = [f"<tr><th>类别 Category</th>{head}<th>最近 Nearest</th></tr>"]
     span = len(result.thresholds) + 1
     for key, cat in result.categories.items():
         label = _e(cat.label)
         if key in gaps:
             rows.append(
-                f"<tr class='cc-gap'><td>{label}</td>"
-                f"<td colspan='{span}'>无数据 no data</td></tr>"
+                f"<tr class='cc-gap'><td>{label}</td><td colspan='{span}'>无数据 no data</td></tr>"
             )
             continue
         cells = []
         for t in result.thresholds:
-            n = tables._count(row, tables.count_column(key, t))
+            n = tables.count_value(row, tables.count_column(key, t))
             cells.append(f"<td class='{'cc-zero' if n == 0 else ''}'>{max(n, 0)}</td>")
         near = _metres(row.get(tables.nearest_column(key)))
         if key in missing:
@@ -216,8 +213,8 @@ def _cluster_tip(result: StudyResult, row: pd.Series, used: bool) -> str:
     avail = tables.available_keys(result)
     reached = len(avail) - len(tables.missing_categories(result, row))
     return (
-        f"<b>{name}</b><br>{_e(top.zh)}可达 {reached}/{len(avail)} 类 · "
-        f"{reached}/{len(avail)} categories within {_e(top.en)}"
+        f"<b>{name}</b><br>{_e(tables.label_zh(top))}可达 {reached}/{len(avail)} 类 · "
+        f"{reached}/{len(avail)} categories within {_e(tables.label_en(top))}"
     )
 
 
@@ -295,8 +292,8 @@ class _Isochrones(MacroElement):
             window.circlesClearIsochrones = clear;
             window.circlesShowIsochrones = function(id) {
                 clear();
+                if (!Object.prototype.hasOwnProperty.call(circlesIsochrones, id)) { return; }
                 var items = circlesIsochrones[id];
-                if (!items) { return; }
                 current = L.featureGroup();
                 items.forEach(function(it) {
                     L.geoJSON(it.g, {
@@ -449,7 +446,10 @@ def _title_panel(result: StudyResult) -> str:
     summary = result.summary
     title = _e(summary.get("title") or result.study.display_title)
     generated = _e(summary.get("generated", ""))
-    source = _e(summary.get("source", ""))
+    source = str(summary.get("source", "") or "")
+    if ("/" in source or "\\" in source) and "://" not in source:
+        source = source.replace("\\", "/").rsplit("/", 1)[-1]  # a local file: its name only
+    source = _e(source)
     meta = []
     if generated:
         meta.append(f"生成日期 Generated: {generated}")
@@ -473,8 +473,8 @@ def _legend(result: StudyResult, iso_colors: list[str]) -> str:
     top = tables.largest(result)
     avail = tables.available_keys(result)
     rows = [
-        f"<h2>{_e(top.zh)}（{top.distance_m:g} 米）内步行可达的服务类别<br>"
-        f"Service categories within {_e(top.en)} on foot ({top.distance_m:g} m)</h2>"
+        f"<h2>{_e(tables.label_zh(top))}内步行可达的服务类别<br>"
+        f"Service categories within {_e(tables.label_en(top))} on foot</h2>"
     ]
     for low, _high, color, zh, en in _CLASSES:
         if low > max(len(avail), 0) or (low > 0 and not avail):
@@ -496,7 +496,7 @@ def _legend(result: StudyResult, iso_colors: list[str]) -> str:
     for t, color in zip(result.thresholds, iso_colors, strict=True):
         parts.append(
             f"<span class='cc-swatch' style='background:{color};opacity:0.7;"
-            f"display:inline-block'></span>{_e(t.zh)} {t.distance_m:g} m&nbsp; "
+            f"display:inline-block'></span>{_e(tables.label_zh(t))}&nbsp; "
         )
     rows.append(
         "<div style='margin-top:4px'>点击小区显示步行范围 · Click an area for its walking "
@@ -595,7 +595,10 @@ def build_map(result: StudyResult, *, carto_api_key: str | None = None) -> foliu
     features, blind = _cluster_features(result)
     folium.GeoJson(
         _collection(features),
-        name=escape(f"小区（按{top.zh}可达服务着色）Residential areas by services within {top.en}"),
+        name=escape(
+            f"小区（按{tables.label_zh(top)}可达服务着色）"
+            f"Residential areas by services within {tables.label_en(top)}"
+        ),
         on_each_feature=_CLUSTER_JS,
     ).add_to(m)
     folium.GeoJson(
@@ -607,10 +610,7 @@ def build_map(result: StudyResult, *, carto_api_key: str | None = None) -> foliu
     gaps = tables.gap_keys(result)
     for key, cat in result.categories.items():
         feats = _service_features(result, key, cat.color)
-        if key in gaps:
-            name = f"{cat.label} · 无数据 no data"
-        else:
-            name = f"{cat.label} ({len(feats)})"
+        name = f"{cat.label} · 无数据 no data" if key in gaps else f"{cat.label} ({len(feats)})"
         group = folium.FeatureGroup(name=escape(name), show=key not in gaps)
         if feats:
             folium.GeoJson(

@@ -77,7 +77,8 @@ def _read(path: Path) -> OsmExtract:
         for obj in processor:
             if obj.is_node():
                 tags = dict(obj.tags)
-                if obj.location.valid():
+                # Nodes pass the filter for their highway tag too (crossings, signals).
+                if obj.location.valid() and any(k in tags for k in FEATURE_KEYS):
                     feats.append(("node", obj.id, tags, (obj.location.lon, obj.location.lat)))
             elif obj.is_way():
                 tags = dict(obj.tags)

@@ -1,0 +1,362 @@
+"""The engine against a brute-force networkx reference, on random graphs (hypothesis).
+
+The reference applies the attachment rule on its own: a point on edge (a0, a1) at offset
+``off`` from a0 with snap distance ``snap`` reaches a0 after ``snap + off`` and a1 after
+``snap + len - off``; two points are ``snap_o + snap_s + min over ends (o -> a, networkx
+shortest path a..b, b -> s)`` apart, or ``snap_o + snap_s + |off_o - off_s|`` along their
+edge when they share it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from circles import engine
+from circles.engine import Graph, Points
+
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TWO_THREADS = numba.config.NUMBA_NUM_THREADS >= 2
+
+
+@dataclass
+class Case:
+    graph: Graph
+    origins: Points
+    services: Points
+    category: np.ndarray
+    n_categories: int
+    thresholds: list[float]
+    limit: float
+    exact: bool  # integer-valued lengths: sums are exact, ties at thresholds are real
+
+
+@st.composite
+def graphs(draw, exact: bool, max_parts: int = 2) -> Graph:
+    """A random graph of 1-2 connected parts (a random tree plus extra and parallel edges)."""
+    parts = draw(st.integers(1, max_parts))
+    edges: list[tuple[int, int]] = []
+    n = 0
+    for _ in range(parts):
+        k = draw(st.integers(2, 7))
+        for i in range(1, k):
+            edges.append((n + draw(st.integers(0, i - 1)), n + i))
+        for _ in range(draw(st.integers(0, k))):
+            a, b = draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))
+            if a != b:
+                edges.append((n + a, n + b))  # may repeat an edge: parallel edges
+        n += k
+    edges = [(b, a) if draw(st.booleans()) else (a, b) for a, b in edges]
+    order = draw(st.permutations(range(len(edges))))
+    edges = [edges[i] for i in order]
+    if exact:
+        lengths = [float(draw(st.integers(1, 6))) for _ in edges]
+    else:
+        lengths = [draw(st.floats(0.5, 60.0, allow_nan=False)) for _ in edges]
+    return Graph(
+        n,
+        np.array([e[0] for e in edges], dtype=np.int64),
+        np.array([e[1] for e in edges], dtype=np.int64),
+        np.array(lengths, dtype=np.float64),
+    )
+
+
+@st.composite
+def points(draw, graph: Graph, exact: bool, min_size: int = 0, max_size: int = 8) -> Points:
+    size = draw(st.integers(min_size, max_size))
+    edge, offset, snap = [], [], []
+    for _ in range(size):
+        e = draw(st.integers(0, len(graph.edge_u) - 1))
+        length = graph.edge_len[e]
+        where = draw(st.sampled_from(["start", "end", "inside", "inside"]))
+        if where == "start":
+            off = 0.0
+        elif where == "end":
+            off = float(length)
+        elif exact:
+            off = float(draw(st.integers(0, int(length))))
+        else:
+            off = draw(st.floats(0.0, 1.0)) * float(length)
+        edge.append(e)
+        offset.append(off)
+        snap.append(float(draw(st.integers(0, 3))) if exact else draw(st.floats(0.0, 8.0)))
+    return Points(
+        np.array(edge, dtype=np.int64), np.array(offset, dtype=np.float64), np.array(snap)
+    )
+
+
+@st.composite
+def cases(draw, exact: bool | None = None) -> Case:
+    if exact is None:
+        exact = draw(st.booleans())
+    graph = draw(graphs(exact))
+    origins = draw(points(graph, exact))
+    services = draw(points(graph, exact))
+    n_cat = draw(st.integers(1, 3))
+    category = np.array(
+        [draw(st.integers(0, n_cat - 1)) for _ in range(len(services))], dtype=np.int64
+    )
+    if exact:
+        thresholds = draw(
+            st.lists(st.integers(1, 40).map(float), min_size=1, max_size=4, unique=True)
+        )
+        limit = draw(st.sampled_from([math.inf, 5.0, 12.0, 25.0]))
+    else:
+        thresholds = draw(st.lists(st.floats(1.0, 150.0), min_size=1, max_size=4, unique=True))
+        limit = draw(st.sampled_from([math.inf, 20.0, 70.0]))
+    return Case(graph, origins, services, category, n_cat, thresholds, limit, exact)
+
+
+# --- the reference ------------------------------------------------------------------------
+
+
+def _nx_graph(graph: Graph) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(range(graph.n_nodes))
+    for u, v, w in zip(
+        graph.edge_u.tolist(), graph.edge_v.tolist(), graph.edge_len.tolist(), strict=True
+    ):
+        if not g.has_edge(u, v) or g[u][v]["weight"] > w:
+            g.add_edge(u, v, weight=w)  # parallel edges: the shortest one counts
+    return g
+
+
+def reference_distances(graph: Graph, origins: Points, services: Points) -> np.ndarray:
+    """Network distance between every origin and every service (inf when unreachable)."""
+    sp = dict(nx.all_pairs_dijkstra_path_length(_nx_graph(graph), weight="weight"))
+
+    def ends(p: Points, i: int) -> list[tuple[int, float]]:
+        e = int(p.edge[i])
+        off = float(p.offset[i])
+        length = float(graph.edge_len[e])
+        return [(int(graph.edge_u[e]), off), (int(graph.edge_v[e]), length - off)]
+
+    out = np.full((len(origins), len(services)), np.inf)
+    for i in range(len(origins)):
+        for j in range(len(services)):
+            best = math.inf
+            for a, da in ends(origins, i):
+                for b, db in ends(services, j):
+                    if b in sp[a]:
+                        best = min(best, da + sp[a][b] + db)
+            if origins.edge[i] == services.edge[j]:
+                best = min(best, abs(float(origins.offset[i]) - float(services.offset[j])))
+            out[i, j] = best + origins.snap_m[i] + services.snap_m[j]
+    return out
+
+
+def _check(case: Case, res: engine.Reach, dist: np.ndarray) -> None:
+    thr = np.sort(np.asarray(case.thresholds, dtype=np.float64))
+    np.testing.assert_array_equal(res.thresholds, thr)
+    n_o = len(case.origins)
+    assert res.counts.shape == (n_o, case.n_categories, len(thr))
+    assert res.nearest_m.shape == (n_o, case.n_categories)
+    # Integer lengths are exact: ties at a threshold count. Otherwise a pair within 1e-9 m
+    # of a threshold may fall on either side (summation order), and nothing else may.
+    eps = 0.0 if case.exact else 1e-9
+    for c in range(case.n_categories):
+        d = dist[:, case.category == c]
+        for k, t in enumerate(thr):
+            low = (d <= t - eps).sum(axis=1)
+            high = (d <= t + eps).sum(axis=1)
+            got = res.counts[:, c, k]
+            assert np.all((low <= got) & (got <= high)), (c, t, got, low, high)
+        ref = np.where(d <= case.limit, d, np.inf).min(axis=1, initial=np.inf)
+        ref = np.where(np.isfinite(ref), ref, np.nan)
+        np.testing.assert_allclose(res.nearest_m[:, c], ref, rtol=0, atol=1e-6, equal_nan=True)
+
+
+def _reach(case: Case, threads: int = 1) -> engine.Reach:
+    return engine.reach(
+        case.graph,
+        case.origins,
+        case.services,
+        case.category,
+        case.n_categories,
+        case.thresholds,
+        nearest_limit_m=case.limit,
+        threads=threads,
+    )
+
+
+# --- properties ---------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(cases())
+def test_reach_matches_networkx(case):
+    dist = reference_distances(case.graph, case.origins, case.services)
+    res = _reach(case, threads=1)
+    _check(case, res, dist)
+    if TWO_THREADS:
+        res2 = _reach(case, threads=2)
+        np.testing.assert_array_equal(res2.counts, res.counts)
+        np.testing.assert_array_equal(res2.nearest_m, res.nearest_m)
+
+
+@SETTINGS
+@given(st.data())
+def test_searching_from_either_side_agrees(data):
+    """Few points A and many points B, one category: (origins=A, services=B) searches from
+    the origins, (origins=B, services=A) from the services; both match the reference."""
+    exact = data.draw(st.booleans())
+    graph = data.draw(graphs(exact))
+    a = data.draw(points(graph, exact, min_size=1, max_size=4))
+    b = data.draw(points(graph, exact, min_size=len(a) + 1, max_size=9))
+    thresholds = (
+        data.draw(st.lists(st.integers(1, 40).map(float), min_size=1, max_size=3, unique=True))
+        if exact
+        else data.draw(st.lists(st.floats(1.0, 150.0), min_size=1, max_size=3, unique=True))
+    )
+    dist = reference_distances(graph, a, b)  # rows A, columns B
+    one = engine.reach(graph, a, b, np.zeros(len(b), np.int64), 1, thresholds, threads=1)
+    two = engine.reach(graph, b, a, np.zeros(len(a), np.int64), 1, thresholds, threads=1)
+    _check(Case(graph, a, b, np.zeros(len(b), np.int64), 1, thresholds, math.inf, exact), one, dist)
+    _check(
+        Case(graph, b, a, np.zeros(len(a), np.int64), 1, thresholds, math.inf, exact), two, dist.T
+    )
+    # The same pairs are counted from both sides.
+    np.testing.assert_array_equal(one.counts[:, 0, :].sum(axis=0), two.counts[:, 0, :].sum(axis=0))
+
+
+@SETTINGS
+@given(st.data())
+def test_ball_matches_networkx(data):
+    exact = data.draw(st.booleans())
+    graph = data.draw(graphs(exact))
+    n = graph.n_nodes
+    seeds = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3))
+    seed_d = [
+        float(data.draw(st.integers(0, 5))) if exact else data.draw(st.floats(0, 10)) for _ in seeds
+    ]
+    limit = float(data.draw(st.integers(0, 30))) if exact else data.draw(st.floats(0, 120))
+    indptr, indices, weights, _ = engine.to_csr(n, graph.edge_u, graph.edge_v, graph.edge_len)
+    nodes, dist = engine.ball(indptr, indices, weights, np.array(seeds), np.array(seed_d), limit)
+    # Reference: a super source joined to each seed by its start distance.
+    g = _nx_graph(graph)
+    for s, d in zip(seeds, seed_d, strict=True):
+        if not g.has_edge(-1, s) or g[-1][s]["weight"] > d:
+            g.add_edge(-1, s, weight=d)
+    ref = nx.single_source_dijkstra_path_length(g, -1, weight="weight")
+    ref = {v: d for v, d in ref.items() if v != -1 and d <= limit}
+    got = dict(zip(nodes.tolist(), dist.tolist(), strict=True))
+    assert len(got) == len(nodes)
+    if exact:
+        assert got == ref
+    else:
+        near_limit = {v for v, d in ref.items() if d > limit - 1e-9}
+        assert set(got) - near_limit <= set(ref) and set(ref) - near_limit <= set(got)
+        for v in set(got) & set(ref):
+            assert got[v] == pytest.approx(ref[v], abs=1e-9)
+
+
+# --- hand-worked cases --------------------------------------------------------------------
+
+
+def _triangle() -> Graph:
+    # 0 --10-- 1 --20-- 2 --25-- 0
+    return Graph(3, np.array([0, 1, 2]), np.array([1, 2, 0]), np.array([10.0, 20.0, 25.0]))
+
+
+def test_points_on_nodes():
+    g = _triangle()
+    # Both origins sit on node 1: at the end of edge 0 and at the start of edge 1.
+    origins = Points(np.array([0, 1]), np.array([10.0, 0.0]), np.array([0.0, 0.0]))
+    # Services on node 2 (start of edge 2), on node 0 (end of edge 2) and 5 m along edge 0.
+    services = Points(np.array([2, 2, 0]), np.array([0.0, 25.0, 5.0]), np.array([1.0, 2.0, 0.0]))
+    res = engine.reach(g, origins, services, np.array([0, 0, 1]), 2, [5.0, 12.0, 21.0], threads=1)
+    # From node 1: service 0 is 20 + 1 = 21 away, service 1 is 10 + 2 = 12, service 2 is 5.
+    expected = np.array([[0, 1, 2], [1, 1, 1]])
+    for o in range(2):
+        np.testing.assert_array_equal(res.counts[o], expected)
+        np.testing.assert_allclose(res.nearest_m[o], [12.0, 5.0])
+
+
+def test_same_edge_walk_and_limit():
+    g = _triangle()
+    # Origin and service on edge 1 (20 m long), 3 m apart: the direct walk, not via nodes.
+    origins = Points(np.array([1, 0]), np.array([8.0, 2.0]), np.array([0.5, 0.0]))
+    services = Points(np.array([1]), np.array([11.0]), np.array([0.25]))
+    res = engine.reach(
+        g, origins, services, np.array([0]), 1, [3.75, 100.0], nearest_limit_m=20.0, threads=1
+    )
+    # Origin 0: 0.5 + 3 + 0.25 = 3.75 (on the threshold: counted).
+    # Origin 1: 2 m along edge 0 from node 0 -> node 1 is 8 m, then 11 m: 19 + 0.25 = 19.25.
+    np.testing.assert_array_equal(res.counts[:, 0, :], [[1, 1], [0, 1]])
+    np.testing.assert_allclose(res.nearest_m[:, 0], [3.75, 19.25])
+    limited = engine.reach(
+        g, origins, services, np.array([0]), 1, [100.0], nearest_limit_m=19.0, threads=1
+    )
+    np.testing.assert_allclose(limited.nearest_m[:, 0], [3.75, np.nan])
+
+
+def test_disconnected_and_empty_categories():
+    # Two separate edges: 0-1 and 2-3.
+    g = Graph(4, np.array([0, 2]), np.array([1, 3]), np.array([10.0, 10.0]))
+    origins = Points(np.array([0]), np.array([5.0]), np.array([0.0]))
+    services = Points(np.array([1, 0]), np.array([5.0, 9.0]), np.array([0.0, 0.0]))
+    res = engine.reach(g, origins, services, np.array([0, 1]), 3, [1000.0], threads=1)
+    np.testing.assert_array_equal(res.counts[0, :, 0], [0, 1, 0])
+    np.testing.assert_allclose(res.nearest_m[0], [np.nan, 4.0, np.nan])
+
+
+def test_no_origins_or_no_services():
+    g = _triangle()
+    none = Points(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    one = Points(np.array([0]), np.array([1.0]), np.array([0.0]))
+    res = engine.reach(g, none, one, np.array([0]), 2, [100.0])
+    assert res.counts.shape == (0, 2, 1) and res.nearest_m.shape == (0, 2)
+    res = engine.reach(g, one, none, np.zeros(0, np.int64), 2, [100.0], threads=1)
+    np.testing.assert_array_equal(res.counts, np.zeros((1, 2, 1)))
+    assert np.isnan(res.nearest_m).all()
+
+
+@pytest.mark.parametrize(
+    ("category", "n_cat", "thresholds"),
+    [([0], 1, [0.0, 10.0]), ([0], 1, []), ([0, 0], 1, [10.0]), ([1], 1, [10.0]), ([-1], 1, [5.0])],
+)
+def test_reach_rejects_bad_input(category, n_cat, thresholds):
+    g = _triangle()
+    one = Points(np.array([0]), np.array([1.0]), np.array([0.0]))
+    with pytest.raises(ValueError):
+        engine.reach(g, one, one, np.array(category), n_cat, thresholds)
+
+
+@pytest.mark.skipif(not TWO_THREADS, reason="numba has one thread here")
+def test_threads_agree_on_bigger_graph():
+    rng = np.random.default_rng(7)
+    n = 400
+    # A 20 x 20 grid with integer lengths.
+    u, v = [], []
+    for i in range(20):
+        for j in range(20):
+            k = 20 * i + j
+            if j < 19:
+                u.append(k)
+                v.append(k + 1)
+            if i < 19:
+                u.append(k)
+                v.append(k + 20)
+    g = Graph(n, np.array(u), np.array(v), rng.integers(5, 40, len(u)).astype(float))
+
+    def pts(m):
+        e = rng.integers(0, len(u), m)
+        return Points(
+            e, np.floor(rng.uniform(0, 1, m) * g.edge_len[e]), rng.integers(0, 9, m).astype(float)
+        )
+
+    o, s = pts(60), pts(90)
+    cat = rng.integers(0, 4, 90)
+    one = engine.reach(g, o, s, cat, 4, [50.0, 120.0, 200.0], threads=1)
+    two = engine.reach(g, o, s, cat, 4, [50.0, 120.0, 200.0], threads=2)
+    np.testing.assert_array_equal(one.counts, two.counts)
+    np.testing.assert_array_equal(one.nearest_m, two.nearest_m)
+    dist = reference_distances(g, o, s)
+    _check(Case(g, o, s, cat, 4, [50.0, 120.0, 200.0], math.inf, True), one, dist)
