@@ -187,9 +187,9 @@ def test_xml_extract_matches_independent_reader(name):
     np.testing.assert_allclose(extract.lon, ref_lon, rtol=0, atol=1e-7)
     np.testing.assert_allclose(extract.lat, ref_lat, rtol=0, atol=1e-7)
     f = extract.features
-    has_key = np.array([any(k in t for k in FEATURE_KEYS) for t in f["tags"]])
-    got_nodes = set(f["osm_id"][(f["osm_type"] == "node").to_numpy() & has_key].tolist())
-    assert got_nodes == feature_nodes
+    got_nodes = f["osm_id"][(f["osm_type"] == "node").to_numpy()].tolist()
+    assert len(got_nodes) == len(set(got_nodes))
+    assert set(got_nodes) == feature_nodes
 
 
 def test_bundled_copy_matches_shared_copy(bundled):
@@ -322,13 +322,9 @@ def test_truncated_pbf_raises_input_error(tmp_path):
     assert str(path) in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: osm_file._read keeps every node that passes KeyFilter('highway', ...) as a "
-    "feature, so highway-only nodes (traffic_signals, crossing) enter extract.features "
-    "although they carry no FEATURE_KEYS tag (the area branch drops such objects)",
-)
 def test_features_carry_a_feature_key(bundled):
+    """Nodes that pass the reader's filter only for a highway tag (crossings, traffic
+    signals) are not features."""
     tags = bundled.features["tags"].tolist()
     without = [t for t in tags if not any(k in t for k in FEATURE_KEYS)]
     assert without == []

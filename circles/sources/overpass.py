@@ -13,16 +13,31 @@ from typing import Any
 import numpy as np
 
 from circles._errors import InputError, NetworkUnavailableError
-from circles.settings import CONDITIONAL_HIGHWAYS, WALKABLE_HIGHWAYS
+from circles.settings import CONDITIONAL_HIGHWAYS, WALKABLE_HIGHWAYS, is_walkable
 from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame
 
 _DROP_COLUMNS = {"geometry", "nodes", "ways", "element", "id", "element_type", "osmid"}
 
 
 def walk_filter() -> str:
-    """An Overpass filter equal to circles.settings.is_walkable for highway, foot, access."""
+    """An Overpass filter that passes every way circles.settings.is_walkable accepts.
+
+    Overpass cannot say "access=private unless foot=yes" or "trunk only with a sidewalk",
+    so the filter is a superset and ``_extract`` checks each way with is_walkable.
+    """
     highways = "|".join(sorted(WALKABLE_HIGHWAYS | CONDITIONAL_HIGHWAYS))
-    return f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]["access"!~"^(private|no)$"]'
+    return f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]'
+
+
+# Tags the walking filter reads; osmnx must keep them on the edges.
+_WALK_TAGS = ("highway", "foot", "access", "sidewalk")
+
+
+def _keep_walk_tags() -> None:
+    import osmnx as ox
+
+    have = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = have + [t for t in _WALK_TAGS if t not in have]
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -44,7 +59,11 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
     """Convert an unsimplified osmnx graph and features frame to an OsmExtract."""
     nodes = dict(graph.nodes(data=True))
-    pairs = {(min(u, v), max(u, v)) for u, v, _ in graph.edges(keys=True)}
+    pairs = {
+        (min(u, v), max(u, v))
+        for u, v, data in graph.edges(data=True)
+        if is_walkable({t: str(data[t]) for t in _WALK_TAGS if data.get(t) is not None})
+    }
     ids = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     flat = ids.ravel()
     lon = np.array([nodes[n]["x"] for n in flat], dtype=np.float64)
@@ -84,6 +103,7 @@ def from_place(name: str) -> OsmExtract:
     """Walking network and features of a named place (geocoded by Nominatim)."""
     import osmnx as ox
 
+    _keep_walk_tags()
     g = _call(
         ox.graph_from_place, name, custom_filter=walk_filter(), simplify=False, retain_all=True
     )
@@ -95,6 +115,7 @@ def from_bbox(bbox: tuple[float, float, float, float]) -> OsmExtract:
     """Walking network and features of a box (west, south, east, north)."""
     import osmnx as ox
 
+    _keep_walk_tags()
     g = _call(
         ox.graph_from_bbox, bbox, custom_filter=walk_filter(), simplify=False, retain_all=True
     )
@@ -106,6 +127,7 @@ def from_polygon(polygon: Any) -> OsmExtract:
     """Walking network and features inside a WGS-84 polygon."""
     import osmnx as ox
 
+    _keep_walk_tags()
     g = _call(
         ox.graph_from_polygon, polygon, custom_filter=walk_filter(), simplify=False, retain_all=True
     )

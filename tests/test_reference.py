@@ -1,0 +1,87 @@
+"""The bundled study end to end, recomputed cluster by cluster with networkx.
+
+The reference snaps clusters and services again with EdgeIndex (itself checked against
+brute force in test_snap.py), walks the network with networkx Dijkstra from both ends of
+each cluster's edge, applies the attachment rule by hand and counts services per category
+and threshold. It never reads the result's reach or snap columns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from circles.config import load_study
+from circles.pipeline import run
+from circles.snap import EdgeIndex
+
+
+@pytest.fixture(scope="module", params=["auto", "grid"])
+def result(request):
+    if request.param == "auto":
+        return request.getfixturevalue("nanjing_result")  # the session's run (conftest)
+    # Many more origins: a 250 m grid of cells over the district.
+    return run(load_study(residences={"method": "grid"}))
+
+
+def _reference(result):
+    """Distances from every cluster to every service (NaN for clusters not snapped)."""
+    net = result.network
+    max_m = result.study.snap.max_distance_m
+    index = EdgeIndex(net)
+    services, clusters = result.services, result.clusters
+    s_att = index.attach(services.geometry.x.to_numpy(), services.geometry.y.to_numpy(), max_m)
+    origin = clusters.geometry.representative_point()
+    c_att = index.attach(origin.x.to_numpy(), origin.y.to_numpy(), max_m)
+    g = net.to_networkx()
+    s_u, s_v = net.edge_u[s_att.edge], net.edge_v[s_att.edge]
+    s_to_u = s_att.offset
+    s_to_v = net.edge_len[s_att.edge] - s_att.offset
+    dist = np.full((len(clusters), len(services)), np.nan)
+    for i in range(len(clusters)):
+        if not c_att.used[i]:
+            continue
+        e = int(c_att.edge[i])
+        best = np.full(len(services), np.inf)
+        for end, to_end in (
+            (net.edge_u[e], c_att.offset[i]),
+            (net.edge_v[e], net.edge_len[e] - c_att.offset[i]),
+        ):
+            sp = nx.single_source_dijkstra_path_length(g, int(end), weight="length")
+            from_end = np.array([sp.get(n, math.inf) for n in range(net.n_nodes)])
+            best = np.minimum(best, to_end + from_end[s_u] + s_to_u)
+            best = np.minimum(best, to_end + from_end[s_v] + s_to_v)
+        same = s_att.edge == e
+        best[same] = np.minimum(best[same], np.abs(s_att.offset[same] - c_att.offset[i]))
+        dist[i] = best + c_att.snap_m[i] + s_att.snap_m
+    dist[:, ~s_att.used] = np.inf  # services too far from any street are not used
+    return dist, c_att
+
+
+def test_reach_columns_match_networkx(result):
+    clusters, services = result.clusters, result.services
+    assert len(clusters) > 5 and len(services) > 50
+    dist, c_att = _reference(result)
+    used = c_att.used
+    np.testing.assert_array_equal(clusters["used"].to_numpy(bool), used)
+    assert used.any()
+    categories = services["category"].to_numpy(str)
+    checked = 0
+    for key in result.categories:
+        d = dist[:, categories == key]
+        for t in result.thresholds:
+            col = clusters[f"{key}_{t.distance_m:g}m"].to_numpy()
+            ref = np.where(used, (d <= t.distance_m).sum(axis=1), -1)
+            np.testing.assert_array_equal(col, ref, err_msg=f"{key} {t.distance_m:g} m")
+            checked += int((ref > 0).sum())
+        near = clusters[f"{key}_nearest_m"].to_numpy(float)
+        ref_near = d.min(axis=1, initial=np.inf) if d.shape[1] else np.full(len(d), np.inf)
+        ref_near = np.where(used & np.isfinite(ref_near), ref_near, np.nan)
+        # The result rounds to 0.1 m.
+        assert np.array_equal(np.isnan(near), np.isnan(ref_near)), key
+        ok = ~np.isnan(near)
+        assert np.all(np.abs(near[ok] - ref_near[ok]) <= 0.05 + 1e-6), key
+    assert checked > 0  # some clusters reach some services: the comparison is not vacuous
