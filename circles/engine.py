@@ -19,6 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 _EPS = 1e-9
+# Searches are dealt to a fixed number of chunks with their own accumulators, summed in a
+# fixed order: results are then bit-identical whatever the number of threads.
+_CHUNKS = 4
 
 
 @dataclass
@@ -49,11 +52,15 @@ class Reach:
 
     ``counts[o, c, k]``: services of category c within ``thresholds[k]`` of origin o.
     ``nearest_m[o, c]``: distance to the nearest service of c; NaN when none is reachable.
+    ``k_nearest_m[o, c, j]``: the j+1-th nearest (NaN past the last), when asked for.
+    ``decayed[o, c]``: sum of decay weights over services within the largest threshold.
     """
 
     thresholds: np.ndarray
     counts: np.ndarray
     nearest_m: np.ndarray
+    k_nearest_m: np.ndarray | None = None
+    decayed: np.ndarray | None = None
 
 
 def to_csr(
@@ -204,25 +211,31 @@ def _count_kernel(
     tgt_col,
     rows_from_source,
     thresholds,
+    decay_kind,
+    decay_param,
     n_rows,
     n_cols,
     n_chunks,
 ):
-    """Counts[row, col, k] of source-target pairs within each threshold, and the minimum
-    distance per (row, col) within the largest threshold. Row and column come from the
-    origin side and the category side, whichever side searches."""
+    """counts[row, col, k]: source-target pairs within each threshold; score[row, col]:
+    the decayed sum over pairs within the largest threshold (0: none, 1: exponential with
+    rate ``decay_param`` per metre, 2: linear to zero at ``decay_param`` metres).
+
+    Row and column come from the origin side and the category side, whichever searches.
+    Each chunk has its own accumulators, so threads never race, and the sums do not depend
+    on how many threads share the chunks."""
     n = len(indptr) - 1
     n_thr = len(thresholds)
     limit = thresholds[n_thr - 1]
     counts = np.zeros((n_chunks, n_rows, n_cols, n_thr), dtype=np.int32)
-    best = np.full((n_chunks, n_rows, n_cols), np.inf)
+    score = np.zeros((n_chunks if decay_kind else 1, n_rows, n_cols))
     n_src = len(src_node)
     for c in prange(n_chunks):
         dist = np.full(n, np.inf)
         done = np.zeros(n, dtype=np.bool_)
         touched = np.empty(n, dtype=np.int64)
-        hd = np.empty(len(indices) + len(src_node) + 1, dtype=np.float64)
-        hn = np.empty(len(indices) + len(src_node) + 1, dtype=np.int64)
+        hd = np.empty(len(indices) + 2, dtype=np.float64)
+        hn = np.empty(len(indices) + 2, dtype=np.int64)
         seeds = np.empty(1, dtype=np.int64)
         seed_d = np.empty(1, dtype=np.float64)
         for s in range(c, n_src, n_chunks):
@@ -242,54 +255,146 @@ def _count_kernel(
                     else:
                         row = tgt_row[t]
                         col = src_col[s]
-                    if d < best[c, row, col]:
-                        best[c, row, col] = d
                     for k in range(n_thr):
                         if d <= thresholds[k]:
                             counts[c, row, col, k] += 1
+                    if decay_kind == 1:
+                        score[c, row, col] += np.exp(-decay_param * d)
+                    elif decay_kind == 2:
+                        score[c, row, col] += max(0.0, 1.0 - d / decay_param)
             for i in range(cnt):
                 dist[touched[i]] = np.inf
                 done[touched[i]] = False
-    total = np.zeros((n_rows, n_cols, n_thr), dtype=np.int32)
-    nearest = np.full((n_rows, n_cols), np.inf)
-    for c in range(n_chunks):
+    total = counts[0].copy()
+    for c in range(1, n_chunks):
         total += counts[c]
-        nearest = np.minimum(nearest, best[c])
-    return total, nearest
+    # Sum the chunks in a fixed order: floating-point sums then match for any thread count.
+    decayed = score[0].copy()
+    for c in range(1, score.shape[0]):
+        decayed += score[c]
+    return total, decayed
+
+
+@njit(cache=True)
+def _knearest_one(indptr, indices, weights, seed_node, seed_d0, k, limit):
+    """Multi-source Dijkstra in which each node keeps its k nearest distinct sources.
+
+    A label (distance, source) is settled at a node only if the node has fewer than k
+    labels and none from that source. If a source is not among a node's k nearest, it is
+    not among the k nearest of any node reached through it, so pruning there is exact.
+    Returns the settled distances per node, ascending, inf-padded (n, k).
+    """
+    n = len(indptr) - 1
+    lab = np.full((n, k), np.inf)
+    lab_src = np.full((n, k), -1, dtype=np.int64)
+    n_lab = np.zeros(n, dtype=np.int64)
+    cap = len(indices) * k + len(seed_node) + 1
+    hd = np.empty(cap, dtype=np.float64)
+    hn = np.empty(cap, dtype=np.int64)
+    hs = np.empty(cap, dtype=np.int64)
+    size = 0
+    for i in range(len(seed_node)):
+        if seed_d0[i] <= limit:
+            size = _heap_push3(hd, hn, hs, size, seed_d0[i], seed_node[i], i)
+    while size > 0:
+        d, v, src, size = _heap_pop3(hd, hn, hs, size)
+        m = n_lab[v]
+        if m >= k:
+            continue
+        dup = False
+        for j in range(m):
+            if lab_src[v, j] == src:
+                dup = True
+                break
+        if dup:
+            continue
+        lab[v, m] = d
+        lab_src[v, m] = src
+        n_lab[v] = m + 1
+        for j in range(indptr[v], indptr[v + 1]):
+            w = indices[j]
+            nd = d + weights[j]
+            if nd <= limit and (n_lab[w] < k):
+                if size >= cap:  # cannot happen: each settle pushes at most deg entries
+                    continue
+                size = _heap_push3(hd, hn, hs, size, nd, w, src)
+    return lab
+
+
+@njit(cache=True)
+def _heap_push3(hd, hn, hs, size, d, v, s):
+    i = size
+    hd[i] = d
+    hn[i] = v
+    hs[i] = s
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hd[parent] <= hd[i]:
+            break
+        hd[i], hd[parent] = hd[parent], hd[i]
+        hn[i], hn[parent] = hn[parent], hn[i]
+        hs[i], hs[parent] = hs[parent], hs[i]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop3(hd, hn, hs, size):
+    d = hd[0]
+    v = hn[0]
+    s = hs[0]
+    size -= 1
+    hd[0] = hd[size]
+    hn[0] = hn[size]
+    hs[0] = hs[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        child = left
+        if left + 1 < size and hd[left + 1] < hd[left]:
+            child = left + 1
+        if hd[i] <= hd[child]:
+            break
+        hd[i], hd[child] = hd[child], hd[i]
+        hn[i], hn[child] = hn[child], hn[i]
+        hs[i], hs[child] = hs[child], hs[i]
+        i = child
+    return d, v, s, size
 
 
 @njit(parallel=True, cache=True)
 def _nearest_kernel(
-    indptr, indices, weights, seed_ptr, seed_node, seed_d0, origin_node, origin_d1, limit
+    indptr, indices, weights, seed_ptr, seed_node, seed_d0, origin_node, origin_d1, k, limit
 ):
-    """Per category, one multi-source Dijkstra from all its services to every origin."""
-    n = len(indptr) - 1
+    """Per category (in parallel), the k nearest service distances of every origin."""
     n_cat = len(seed_ptr) - 1
-    out = np.full((len(origin_node), n_cat), np.inf)
+    out = np.full((len(origin_node), n_cat, k), np.inf)
     for c in prange(n_cat):
-        dist = np.full(n, np.inf)
-        done = np.zeros(n, dtype=np.bool_)
-        touched = np.empty(n, dtype=np.int64)
         a, b = seed_ptr[c], seed_ptr[c + 1]
-        hd = np.empty(len(indices) + (b - a) + 1, dtype=np.float64)
-        hn = np.empty(len(indices) + (b - a) + 1, dtype=np.int64)
-        _ball(
-            indptr,
-            indices,
-            weights,
-            seed_node[a:b],
-            seed_d0[a:b],
-            limit,
-            dist,
-            done,
-            touched,
-            hd,
-            hn,
-        )
-        for o in range(len(origin_node)):
-            d = dist[origin_node[o]] + origin_d1[o]
-            if d <= limit:
-                out[o, c] = d
+        if a == b:
+            continue
+        if k == 1:
+            n = len(indptr) - 1
+            dist = np.full(n, np.inf)
+            done = np.zeros(n, dtype=np.bool_)
+            touched = np.empty(n, dtype=np.int64)
+            hd = np.empty(len(indices) + (b - a) + 1, dtype=np.float64)
+            hn = np.empty(len(indices) + (b - a) + 1, dtype=np.int64)
+            _ball(indptr, indices, weights, seed_node[a:b], seed_d0[a:b], limit, dist, done,
+                  touched, hd, hn)
+            for o in range(len(origin_node)):
+                d = dist[origin_node[o]] + origin_d1[o]
+                if d <= limit:
+                    out[o, c, 0] = d
+        else:
+            lab = _knearest_one(indptr, indices, weights, seed_node[a:b], seed_d0[a:b], k, limit)
+            for o in range(len(origin_node)):
+                for j in range(k):
+                    d = lab[origin_node[o], j] + origin_d1[o]
+                    if d <= limit:
+                        out[o, c, j] = d
     return out
 
 
@@ -301,6 +406,22 @@ def _group_by_node(n_nodes: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndar
     return ptr, order
 
 
+@dataclass
+class Decay:
+    """A distance-decay weight: ``exponential`` exp(-beta d), or ``linear`` 1 - d/max_m."""
+
+    kind: str = "exponential"
+    beta: float = 0.002
+    max_m: float = 1000.0
+
+    def code(self) -> tuple[int, float]:
+        if self.kind == "exponential":
+            return 1, float(self.beta)
+        if self.kind == "linear":
+            return 2, float(self.max_m)
+        raise ValueError(f"decay kind must be exponential or linear, not {self.kind!r}")
+
+
 def reach(
     graph: Graph,
     origins: Points,
@@ -309,26 +430,29 @@ def reach(
     n_categories: int,
     thresholds: np.ndarray | list[float],
     nearest_limit_m: float = np.inf,
+    k_nearest: int = 1,
+    decay: Decay | None = None,
     threads: int | None = None,
 ) -> Reach:
     """Count services per category within each threshold of every origin, and the nearest.
 
     Distances are network metres including both snap distances. ``nearest_limit_m``
-    bounds the nearest search (beyond it the service counts as unreachable).
+    bounds the nearest search (beyond it a service counts as unreachable). With
+    ``k_nearest`` > 1 the k nearest distances per category are returned as well; with a
+    ``decay`` the decayed sum over services within the largest threshold.
     """
     thr = np.sort(np.asarray(thresholds, dtype=np.float64))
     if len(thr) == 0 or thr[0] <= 0:
         raise ValueError("thresholds must be positive")
+    if k_nearest < 1:
+        raise ValueError("k_nearest must be at least 1")
     cat = np.asarray(service_category, dtype=np.int64)
     if len(cat) != len(services):
         raise ValueError("service_category must have one entry per service")
     if len(cat) and (cat.min() < 0 or cat.max() >= n_categories):
         raise ValueError("service_category values must be in [0, n_categories)")
+    decay_kind, decay_param = decay.code() if decay is not None else (0, 0.0)
     n_o = len(origins)
-    if n_o == 0:
-        return Reach(
-            thr, np.zeros((0, n_categories, len(thr)), np.int32), np.zeros((0, n_categories))
-        )
     g, (o_node, s_node) = augment(graph, origins, services)
     indptr, indices, weights, _ = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)
     o_d = np.asarray(origins.snap_m, dtype=np.float64)
@@ -340,66 +464,33 @@ def reach(
         if len(services) <= n_o:
             # Search from services; targets are origins grouped by node.
             ptr, ids = _group_by_node(g.n_nodes, o_node)
-            counts, within = _count_kernel(
-                indptr,
-                indices,
-                weights,
-                s_node,
-                s_d,
-                np.zeros_like(cat),
-                cat,
-                ptr,
-                ids,
-                o_d,
-                np.arange(n_o),
-                np.zeros(n_o, np.int64),
-                False,
-                thr,
-                n_o,
-                n_categories,
-                n_threads,
-            )
+            args = (s_node, s_d, np.zeros_like(cat), cat, ptr, ids, o_d, np.arange(n_o),
+                    np.zeros(n_o, np.int64), False)
         else:
             ptr, ids = _group_by_node(g.n_nodes, s_node)
-            counts, within = _count_kernel(
-                indptr,
-                indices,
-                weights,
-                o_node,
-                o_d,
-                np.arange(n_o),
-                np.zeros(n_o, np.int64),
-                ptr,
-                ids,
-                s_d,
-                np.zeros_like(cat),
-                cat,
-                True,
-                thr,
-                n_o,
-                n_categories,
-                n_threads,
-            )
+            args = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64), ptr, ids, s_d,
+                    np.zeros_like(cat), cat, True)
+        counts, score = _count_kernel(
+            indptr, indices, weights, *args, thr, decay_kind, decay_param, n_o,
+            n_categories, _CHUNKS,
+        )
         order = np.argsort(cat, kind="stable")
         seed_ptr = np.zeros(n_categories + 1, dtype=np.int64)
         np.cumsum(np.bincount(cat, minlength=n_categories), out=seed_ptr[1:])
-        nearest = _nearest_kernel(
-            indptr,
-            indices,
-            weights,
-            seed_ptr,
-            s_node[order],
-            s_d[order],
-            o_node,
-            o_d,
-            float(nearest_limit_m),
+        near = _nearest_kernel(
+            indptr, indices, weights, seed_ptr, s_node[order], s_d[order], o_node, o_d,
+            int(k_nearest), float(nearest_limit_m),
         )
     finally:
         numba.set_num_threads(previous)
-    # Both passes must agree within the largest threshold; the multi-source one reaches on.
-    nearest = np.where(np.isfinite(nearest), nearest, np.nan)
-    del within
-    return Reach(thr, counts, nearest)
+    near = np.where(np.isfinite(near), near, np.nan)
+    return Reach(
+        thresholds=thr,
+        counts=counts,
+        nearest_m=near[:, :, 0],
+        k_nearest_m=near if k_nearest > 1 else None,
+        decayed=score if decay is not None else None,
+    )
 
 
 def ball(

@@ -360,3 +360,62 @@ def test_threads_agree_on_bigger_graph():
     np.testing.assert_array_equal(one.nearest_m, two.nearest_m)
     dist = reference_distances(g, o, s)
     _check(Case(g, o, s, cat, 4, [50.0, 120.0, 200.0], math.inf, True), one, dist)
+
+
+# --- optional measures: k nearest and distance decay --------------------------------------
+
+
+@SETTINGS
+@given(cases(), st.integers(1, 4), st.sampled_from(["exponential", "linear"]))
+def test_k_nearest_and_decay_match_networkx(case, k, kind):
+    dist = reference_distances(case.graph, case.origins, case.services)
+    decay = engine.Decay(kind=kind, beta=0.05, max_m=max(case.thresholds))
+    res = engine.reach(
+        case.graph, case.origins, case.services, case.category, case.n_categories,
+        case.thresholds, nearest_limit_m=case.limit, k_nearest=k, decay=decay, threads=1,
+    )
+    limit_t = max(case.thresholds)
+    for c in range(case.n_categories):
+        d = np.sort(dist[:, case.category == c], axis=1)
+        # The k nearest distances, ascending, NaN past the last reachable one.
+        want = np.full((len(case.origins), k), np.nan)
+        for o in range(len(case.origins)):
+            row = d[o][np.isfinite(d[o]) & (d[o] <= case.limit)][:k]
+            want[o, : len(row)] = row
+        if k > 1:
+            np.testing.assert_allclose(res.k_nearest_m[:, c, :], want, atol=1e-6, equal_nan=True)
+        else:
+            assert res.k_nearest_m is None
+        np.testing.assert_allclose(res.nearest_m[:, c], want[:, 0], atol=1e-6, equal_nan=True)
+        # The decayed sum over services within the largest threshold. With inexact
+        # lengths a pair within 1e-9 m of the threshold may fall on either side.
+        eps = 0.0 if case.exact else 1e-9
+        sums = []
+        for slack in (-eps, eps):
+            within = np.where(d <= limit_t + slack, d, np.inf)
+            if kind == "exponential":
+                w = np.exp(-0.05 * within)
+            else:
+                w = np.clip(1.0 - within / limit_t, 0.0, None)
+            sums.append(np.where(np.isfinite(within), w, 0.0).sum(axis=1))
+        got = res.decayed[:, c]
+        assert np.all((got >= sums[0] - 1e-6) & (got <= sums[1] + 1e-6)), (got, sums)
+    if TWO_THREADS:
+        res2 = engine.reach(
+            case.graph, case.origins, case.services, case.category, case.n_categories,
+            case.thresholds, nearest_limit_m=case.limit, k_nearest=k, decay=decay, threads=2,
+        )
+        np.testing.assert_array_equal(res2.decayed, res.decayed)
+
+
+def test_decay_by_hand():
+    # A 100 m street, origin at 0, services at 30 m and 80 m, threshold 100 m.
+    g = Graph(2, np.array([0]), np.array([1]), np.array([100.0]))
+    o = Points(np.array([0]), np.array([0.0]), np.array([0.0]))
+    s = Points(np.array([0, 0]), np.array([30.0, 80.0]), np.array([0.0, 0.0]))
+    lin = engine.reach(g, o, s, np.array([0, 0]), 1, [100.0], decay=engine.Decay("linear",
+                       max_m=100.0), k_nearest=2)
+    assert lin.decayed[0, 0] == pytest.approx(0.7 + 0.2)
+    np.testing.assert_allclose(lin.k_nearest_m[0, 0], [30.0, 80.0])
+    exp = engine.reach(g, o, s, np.array([0, 0]), 1, [100.0], decay=engine.Decay(beta=0.01))
+    assert exp.decayed[0, 0] == pytest.approx(math.exp(-0.3) + math.exp(-0.8))
