@@ -84,11 +84,27 @@ def run(
     max_snap: Annotated[
         float | None, typer.Option(help="points farther from a street are not used (m)")
     ] = None,
+    origins: Annotated[
+        str | None,
+        typer.Option(help="origins: clusters (default), nodes (every street node) or grid"),
+    ] = None,
+    tables_only: Annotated[
+        bool,
+        typer.Option("--tables-only", help="write only reach.parquet and summary.json"),
+    ] = False,
+    k_nearest: Annotated[
+        int | None, typer.Option(help="also the distances to the k nearest per category")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="cache of parsed networks; default: user cache dir")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write it")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
 ) -> None:
     """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
     from circles import pipeline
     from circles._errors import CirclesError
+    from circles.cache import default_dir as default_cache_dir
     from circles.config import load_study, study_from_dict
     from circles.outputs import write_outputs
     from circles.outputs.console import summary_table
@@ -129,12 +145,20 @@ def run(
             patch["residences"] = {**study.residences.model_dump(), "method": residences}
         if max_snap is not None:
             patch["snap"] = {"max_distance_m": max_snap}
+        if origins is not None or k_nearest is not None:
+            r = study.reach.model_dump()
+            if origins is not None:
+                r["origins"] = origins
+            if k_nearest is not None:
+                r["k_nearest"] = k_nearest
+            patch["reach"] = r
         if patch:
             study = study_from_dict({**study.model_dump(), **patch})
 
         target = out_dir if out_dir is not None else study.output_dir / study.name
         console.print(f"[bold]{study.display_title}[/]", highlight=False)
-        result = pipeline.run(study, step=_progress)
+        cache = None if no_cache else (cache_dir or default_cache_dir())
+        result = pipeline.run(study, step=_progress, tables_only=tables_only, cache_dir=cache)
         with _progress("写出结果 Writing outputs"):
             folder = write_outputs(result, target)
     except CirclesError as e:
@@ -146,10 +170,52 @@ def run(
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
-    out.print(summary_table(result))
+    if result.clusters is not None:
+        out.print(summary_table(result))
+    else:
+        n = result.summary["inputs"].get("origins", 0)
+        out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
     for w in result.summary.get("warnings", []):
         console.print(f"[yellow]![/] {w}", highlight=False)
     out.print(f"Outputs: {folder}", highlight=False)
+
+
+cache_app = typer.Typer(help="The cache of parsed networks and services.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info(
+    cache_dir: Annotated[Path | None, typer.Option(help="cache folder")] = None,
+) -> None:
+    """Where the cache is, and what it holds."""
+    from rich.table import Table
+
+    from circles.cache import age_text, default_dir, entries
+
+    folder = cache_dir or default_dir()
+    items = entries(folder) if folder.is_dir() else []
+    total = sum(e.size_bytes for e in items)
+    out.print(f"Cache: {folder} — {len(items)} entries, {total / 1e6:.1f} MB", highlight=False)
+    if items:
+        table = Table()
+        for col in ("key", "source", "size", "age"):
+            table.add_column(col)
+        for e in items:
+            table.add_row(e.key, e.source, f"{e.size_bytes / 1e6:.1f} MB", age_text(e.created))
+        out.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    cache_dir: Annotated[Path | None, typer.Option(help="cache folder")] = None,
+) -> None:
+    """Delete every cached network."""
+    from circles.cache import clear, default_dir
+
+    folder = cache_dir or default_dir()
+    n = clear(folder) if folder.is_dir() else 0
+    out.print(f"Removed {n} cache entries from {folder}", highlight=False)
 
 
 @app.command()

@@ -102,6 +102,25 @@ class Snap(_Model):
     max_distance_m: float = Field(300.0, gt=0, description="points farther are not used")
 
 
+class Decay(_Model):
+    """Distance decay for the gravity-style score: exp(-beta d) or 1 - d/max_m."""
+
+    kind: Literal["exponential", "linear"] = "exponential"
+    beta: float = Field(0.002, gt=0, description="per metre, for exponential decay")
+    max_m: float | None = Field(None, gt=0, description="linear decay: zero at; default largest")
+
+
+class Reach(_Model):
+    """What the engine measures, and from where."""
+
+    origins: Literal["clusters", "nodes", "grid"] = Field(
+        "clusters", description="residence clusters, every network node, or grid points"
+    )
+    grid_spacing_m: float = Field(100.0, gt=0, description="spacing of grid origins")
+    k_nearest: int = Field(1, ge=1, le=20, description="distances to the k nearest per category")
+    decay: Decay | None = None
+
+
 class Isochrones(_Model):
     buffer_m: float = Field(25.0, gt=0, description="street frontage depth")
 
@@ -118,6 +137,7 @@ class Study(_Model):
     residences: Residences = Field(default_factory=Residences)
     snap: Snap = Field(default_factory=Snap)
     isochrones: Isochrones = Field(default_factory=Isochrones)
+    reach: Reach = Field(default_factory=Reach)
     output_dir: Path = Path("outputs")
 
     @field_validator("categories")

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,7 +22,7 @@ from circles.network import WalkNetwork, build_network, utm_crs
 from circles.residences import build_residences
 from circles.result import StudyResult, Threshold
 from circles.services import Category, find_services, load_categories
-from circles.snap import EdgeIndex
+from circles.snap import Attachment, EdgeIndex, attach_to_nodes
 from circles.sources.extract import OsmExtract, clip_extract
 
 # GB 50180-2018 names its circles by minutes; keep those names for its distances.
@@ -97,12 +98,151 @@ def load_extract(study: Study) -> OsmExtract:
     )
 
 
+@dataclass
+class Prepared:
+    """The parsed inputs: network, services with their attachments, and (when parsed now)
+    the OSM features residences are built from."""
+
+    network: WalkNetwork
+    services: dict[str, np.ndarray]
+    s_att: Attachment
+    source: str
+    features: gpd.GeoDataFrame | None
+    from_cache: bool
+    _index: EdgeIndex | None = None
+
+    def edge_index(self) -> EdgeIndex:
+        if self._index is None:
+            self._index = EdgeIndex(self.network)
+        return self._index
+
+
+def _cache_key(study: Study, categories: dict[str, Category], dists: list[float]) -> str | None:
+    """The key of a study's prepared inputs; None for online sources (not cached)."""
+    from circles import cache
+    from circles.settings import WALKABLE_HIGHWAYS
+
+    if study.source.osm is None:
+        return None
+    parts = {
+        "osm": cache.file_digest(study.source.osm),
+        "walk": sorted(WALKABLE_HIGHWAYS),
+        "categories": {k: [c.zh, c.en, list(map(repr, c.rules))] for k, c in categories.items()},
+        "snap_max_m": study.snap.max_distance_m,
+    }
+    if study.boundary is not None:
+        # The halo around the boundary is as wide as the largest threshold.
+        parts["boundary"] = cache.file_digest(study.boundary)
+        parts["halo_m"] = max(dists)
+    return cache.make_key(parts)
+
+
+def prepare(
+    study: Study,
+    categories: dict[str, Category],
+    dists: list[float],
+    timed: Callable[[str, str], contextlib.AbstractContextManager],
+    extract: OsmExtract | None = None,
+    cache_dir: Path | None = None,
+    need_features: bool = True,
+) -> Prepared:
+    """Read (or take from the cache) the network and the services, snapped."""
+    from circles import cache
+
+    key = _cache_key(study, categories, dists) if cache_dir and extract is None else None
+    if key and not need_features:
+        with timed("load", "读取缓存 Reading the cache"):
+            hit = cache.load(cache_dir, key)
+        if hit is not None:
+            return _from_cache(*hit)
+
+    with timed("load", "读取 OSM 数据 Reading OSM data"):
+        if extract is None:
+            extract = load_extract(study)
+        if study.boundary is not None:
+            # Services just outside the boundary still serve residents near its edge.
+            boundary = read_boundary(study.boundary)
+            extract = clip_extract(extract, _halo(boundary, max(dists)))
+
+    with timed("network", "构建步行网络 Building the walking network"):
+        network = build_network(extract)
+        features = extract.features.to_crs(network.crs)
+
+    with timed("services", "识别服务设施 Finding services"):
+        found = find_services(features, categories)
+        services = {
+            "category": found["category"].to_numpy(str),
+            "name": found["name"].fillna("").to_numpy(str),
+            "osm_type": found["osm_type"].to_numpy(str),
+            "osm_id": found["osm_id"].to_numpy(np.int64),
+            "x": found.geometry.x.to_numpy(np.float64),
+            "y": found.geometry.y.to_numpy(np.float64),
+        }
+    prepared = Prepared(network, services, None, extract.source, features, False)  # type: ignore[arg-type]
+    with timed("snap", "吸附到路网 Snapping to the network"):
+        prepared.s_att = prepared.edge_index().attach(
+            services["x"], services["y"], study.snap.max_distance_m
+        )
+    if key:
+        cache.store(
+            cache_dir, key, _to_arrays(prepared), {"source": extract.source, "stats": network.stats}
+        )
+    return prepared
+
+
+def _to_arrays(p: Prepared) -> dict[str, np.ndarray]:
+    net = p.network
+    arrays = {f"net_{k}": getattr(net, k) for k in cache_arrays()}
+    arrays["net_crs"] = np.array(net.crs.to_wkt())
+    arrays.update({f"svc_{k}": v for k, v in p.services.items()})
+    for k in ("edge", "offset", "snap_m", "used"):
+        arrays[f"att_{k}"] = getattr(p.s_att, k)
+    return arrays
+
+
+def cache_arrays() -> tuple[str, ...]:
+    return (
+        "osm_id",
+        "x",
+        "y",
+        "lon",
+        "lat",
+        "edge_u",
+        "edge_v",
+        "edge_len",
+        "indptr",
+        "indices",
+        "weights",
+        "csr_edge",
+    )
+
+
+def _from_cache(arrays: dict[str, np.ndarray], meta: dict) -> Prepared:
+    import pyproj
+
+    net = WalkNetwork(
+        crs=pyproj.CRS.from_wkt(str(arrays["net_crs"])),
+        stats=meta.get("stats", {}),
+        **{k: arrays[f"net_{k}"] for k in cache_arrays()},
+    )
+    services = {k[4:]: v for k, v in arrays.items() if k.startswith("svc_")}
+    att = Attachment(*(arrays[f"att_{k}"] for k in ("edge", "offset", "snap_m", "used")))
+    return Prepared(net, services, att, meta.get("source", ""), None, True)
+
+
 def run(
     study: Study,
     step: StepHook | None = None,
     extract: OsmExtract | None = None,
+    tables_only: bool = False,
+    cache_dir: Path | None = None,
 ) -> StudyResult:
-    """Run a study end to end and return its tables (nothing is written to disk)."""
+    """Run a study end to end and return its tables (nothing is written to disk).
+
+    With ``tables_only`` only the reach table of the study's origins is computed (no
+    residences unless they are the origins, no isochrones). With ``cache_dir`` the parsed
+    network and services are cached there.
+    """
     step = step or _quiet_step
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -116,102 +256,190 @@ def run(
 
     thresholds = thresholds_of(study)
     dists = [t.distance_m for t in thresholds]
-    boundary = read_boundary(study.boundary) if study.boundary is not None else None
-
-    with timed("load", "读取 OSM 数据 Reading OSM data"):
-        if extract is None:
-            extract = load_extract(study)
-        if boundary is not None:
-            # Services just outside the boundary still serve residents near its edge.
-            extract = clip_extract(extract, _halo(boundary, max(dists)))
-
-    with timed("network", "构建步行网络 Building the walking network"):
-        network = build_network(extract)
-        if network.stats["share_nodes_dropped"] > 0.2:
-            warnings.append(
-                f"{network.stats['share_nodes_dropped']:.0%} of walking nodes lie outside the "
-                "largest connected network and were dropped; check for missing footways"
-            )
-        features = extract.features.to_crs(network.crs)
-
     categories = _pick_categories(study)
-    with timed("services", "识别服务设施 Finding services"):
-        services = find_services(features, categories)
-
-    with timed("residences", "生成居住单元 Forming residence clusters"):
-        clusters, notes = build_residences(
-            features, network, study.residences, study.snap.max_distance_m
-        )
-        warnings.extend(notes)
-        if boundary is not None:
-            b = _reproject(boundary, "EPSG:4326", network.crs)
-            inside = shapely.contains(b, clusters.geometry.representative_point().to_numpy())
-            clusters = clusters[inside].reset_index(drop=True)
-
-    with timed("snap", "吸附到路网 Snapping to the network"):
-        index = EdgeIndex(network)
-        s_att = index.attach(
-            services.geometry.x.to_numpy(),
-            services.geometry.y.to_numpy(),
-            study.snap.max_distance_m,
-        )
-        origin_pts = clusters.geometry.representative_point()
-        c_att = index.attach(
-            origin_pts.x.to_numpy(), origin_pts.y.to_numpy(), study.snap.max_distance_m
-        )
-        services["snap_m"] = np.round(s_att.snap_m, 2)
-        services["used"] = s_att.used
-        clusters["snap_m"] = np.round(c_att.snap_m, 2)
-        clusters["used"] = c_att.used
-
     keys = list(categories)
-    with timed("reach", "计算可达性 Computing reach"):
-        used_s = s_att.used
-        cat_index = {k: i for i, k in enumerate(keys)}
-        res = engine.reach(
+    want_clusters = study.reach.origins == "clusters" or not tables_only
+    prepared = prepare(study, categories, dists, timed, extract, cache_dir, want_clusters)
+    network = prepared.network
+    if network.stats.get("share_nodes_dropped", 0) > 0.2:
+        warnings.append(
+            f"{network.stats['share_nodes_dropped']:.0%} of walking nodes lie outside the "
+            "largest connected network and were dropped; check for missing footways"
+        )
+    svc = prepared.services
+    s_att = prepared.s_att
+    cat_index = {k: i for i, k in enumerate(keys)}
+    svc_cat = np.array([cat_index[c] for c in svc["category"]], dtype=np.int64)
+    gaps = [k for k in keys if not (s_att.used & (svc["category"] == k)).any()]
+
+    def measure(att: Attachment) -> engine.Reach:
+        used = s_att.used
+        decay = None
+        if study.reach.decay is not None:
+            d = study.reach.decay
+            decay = engine.Decay(d.kind, d.beta, d.max_m or max(dists))
+        return engine.reach(
             network.graph,
-            engine.Points(
-                c_att.edge[c_att.used], c_att.offset[c_att.used], c_att.snap_m[c_att.used]
-            ),
-            engine.Points(s_att.edge[used_s], s_att.offset[used_s], s_att.snap_m[used_s]),
-            services["category"][used_s].map(cat_index).to_numpy(np.int64),
+            engine.Points(att.edge[att.used], att.offset[att.used], att.snap_m[att.used]),
+            engine.Points(s_att.edge[used], s_att.offset[used], s_att.snap_m[used]),
+            svc_cat[used],
             len(keys),
             dists,
+            k_nearest=study.reach.k_nearest,
+            decay=decay,
         )
-        gaps = [k for k in keys if not ((services["category"] == k) & services["used"]).any()]
-        _add_reach_columns(clusters, c_att.used, res, keys, thresholds, gaps)
 
-    with timed("isochrones", "生成等时圈 Drawing isochrones"):
-        polys = isochrone_polygons(network, c_att, dists, study.isochrones.buffer_m)
-        isochrones = isochrones_frame(clusters["cluster_id"].tolist(), polys, dists, network.crs)
+    clusters = services = isochrones = None
+    if want_clusters:
+        with timed("residences", "生成居住单元 Forming residence clusters"):
+            clusters, notes = build_residences(
+                prepared.features, network, study.residences, study.snap.max_distance_m
+            )
+            warnings.extend(notes)
+            if study.boundary is not None:
+                b = _reproject(read_boundary(study.boundary), "EPSG:4326", network.crs)
+                inside = shapely.contains(b, clusters.geometry.representative_point().to_numpy())
+                clusters = clusters[inside].reset_index(drop=True)
+            pts = clusters.geometry.representative_point()
+            c_att = prepared.edge_index().attach(
+                pts.x.to_numpy(), pts.y.to_numpy(), study.snap.max_distance_m
+            )
+            clusters["snap_m"] = np.round(c_att.snap_m, 2)
+            clusters["used"] = c_att.used
+        with timed("reach", "计算可达性 Computing reach"):
+            res = measure(c_att)
+            _add_reach_columns(clusters, c_att.used, res, keys, thresholds, gaps)
+        n_unsnapped_c = int((~c_att.used).sum())
+        if n_unsnapped_c:
+            warnings.append(
+                f"{n_unsnapped_c} residence clusters are more than "
+                f"{study.snap.max_distance_m:g} m from the walking network and were not scored"
+            )
+        services = _services_frame(svc, s_att, network.crs)
+
+    reach_table = None
+    if study.reach.origins == "clusters":
+        reach_table = _cluster_reach_table(clusters, network)
+    else:
+        with timed("reach_origins", "计算可达性 Computing reach from every origin"):
+            o_att, ids = _surface_origins(study, prepared)
+            res_o = measure(o_att)
+            reach_table = _origin_reach_table(ids, o_att, res_o, network, keys, thresholds, gaps)
+
+    if want_clusters and not tables_only:
+        with timed("isochrones", "生成等时圈 Drawing isochrones"):
+            polys = isochrone_polygons(network, c_att, dists, study.isochrones.buffer_m)
+            isochrones = isochrones_frame(
+                clusters["cluster_id"].tolist(), polys, dists, network.crs
+            )
 
     for k in gaps:
         warnings.append(
             f"data gap: no {categories[k].en} ({categories[k].zh}) found in the data; "
             "its coverage is unknown, not zero (bring a POI table)"
         )
-    n_unsnapped_c = int((~c_att.used).sum())
-    if n_unsnapped_c:
-        warnings.append(
-            f"{n_unsnapped_c} residence clusters are more than {study.snap.max_distance_m:g} m "
-            "from the walking network and were not scored"
-        )
     summary = _summary(
-        study,
-        extract,
-        network,
-        services,
-        clusters,
-        keys,
-        thresholds,
-        gaps,
-        warnings,
-        timings,
-        n_unsnapped_c,
+        study, prepared, clusters, reach_table, keys, thresholds, gaps, warnings, timings
     )
     return StudyResult(
-        study, network, categories, thresholds, clusters, services, isochrones, summary
+        study,
+        network,
+        categories,
+        thresholds,
+        clusters,
+        services,
+        isochrones,
+        summary,
+        reach=reach_table,
     )
+
+
+def _services_frame(svc: dict[str, np.ndarray], att: Attachment, crs) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "service_id": np.arange(len(svc["x"])),
+            "category": svc["category"].astype(object),
+            "name": svc["name"].astype(object),
+            "osm_type": svc["osm_type"].astype(object),
+            "osm_id": svc["osm_id"],
+            "snap_m": np.round(att.snap_m, 2),
+            "used": att.used,
+        },
+        geometry=gpd.points_from_xy(svc["x"], svc["y"]),
+        crs=crs,
+    )
+
+
+def _surface_origins(study: Study, prepared: Prepared) -> tuple[Attachment, np.ndarray]:
+    """Every network node, or grid points over the walkable area, as origins."""
+    net = prepared.network
+    if study.reach.origins == "nodes":
+        return attach_to_nodes(net, np.arange(net.n_nodes)), net.osm_id
+    s = study.reach.grid_spacing_m
+    gx, gy = np.meshgrid(
+        np.arange(net.x.min() + s / 2, net.x.max(), s),
+        np.arange(net.y.min() + s / 2, net.y.max(), s),
+    )
+    att = prepared.edge_index().attach(gx.ravel(), gy.ravel(), study.snap.max_distance_m)
+    keep = att.used
+    return att.subset(keep), np.flatnonzero(keep)
+
+
+def _lonlat(network: WalkNetwork, att: Attachment) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 position of each attachment's point on its street."""
+    import pyproj
+
+    t = np.divide(
+        att.offset,
+        network.edge_len[att.edge],
+        out=np.zeros(len(att)),
+        where=network.edge_len[att.edge] > 0,
+    )
+    u, v = network.edge_u[att.edge], network.edge_v[att.edge]
+    x = network.x[u] + t * (network.x[v] - network.x[u])
+    y = network.y[u] + t * (network.y[v] - network.y[u])
+    to_geo = pyproj.Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    return to_geo.transform(x, y)
+
+
+def reach_columns(res: engine.Reach, keys, thresholds, gaps) -> dict[str, np.ndarray]:
+    """The engine's arrays as named columns: ``<cat>_<t>m``, ``<cat>_nearest_m``, ..."""
+    cols: dict[str, np.ndarray] = {}
+    for ci, key in enumerate(keys):
+        for ti, t in enumerate(thresholds):
+            cols[f"{key}_{t.column}"] = res.counts[:, ci, ti].astype(np.int64)
+        cols[f"{key}_nearest_m"] = np.round(res.nearest_m[:, ci], 1)
+        if res.k_nearest_m is not None:
+            for j in range(1, res.k_nearest_m.shape[2]):
+                cols[f"{key}_nearest{j + 1}_m"] = np.round(res.k_nearest_m[:, ci, j], 1)
+        if res.decayed is not None:
+            cols[f"{key}_decay"] = np.round(res.decayed[:, ci], 6)
+    return cols
+
+
+def _origin_reach_table(ids, att, res, network, keys, thresholds, gaps) -> dict[str, np.ndarray]:
+    lon, lat = _lonlat(network, att)
+    return {
+        "origin_id": np.asarray(ids, dtype=np.int64),
+        "lon": np.round(lon, 7),
+        "lat": np.round(lat, 7),
+        "snap_m": np.round(att.snap_m, 2),
+        **reach_columns(res, keys, thresholds, gaps),
+    }
+
+
+def _cluster_reach_table(clusters: gpd.GeoDataFrame, network: WalkNetwork) -> dict:
+    pts = clusters.geometry.representative_point().to_crs("EPSG:4326")
+    table = {
+        "origin_id": clusters["cluster_id"].to_numpy(str),
+        "lon": np.round(pts.x.to_numpy(), 7),
+        "lat": np.round(pts.y.to_numpy(), 7),
+    }
+    skip = {"geometry"}
+    for col in clusters.columns:
+        if col not in skip and col != "cluster_id":
+            table[col] = clusters[col].to_numpy()
+    return table
 
 
 def _pick_categories(study: Study) -> dict[str, Category]:
@@ -221,16 +449,13 @@ def _pick_categories(study: Study) -> dict[str, Category]:
 
 
 def _add_reach_columns(clusters, used, res, keys, thresholds, gaps) -> None:
+    """Reach columns on the cluster table; -1 / NaN for clusters that were not snapped."""
     n = len(clusters)
+    for name, values in reach_columns(res, keys, thresholds, gaps).items():
+        col = np.full(n, -1, dtype=np.int64) if values.dtype.kind == "i" else np.full(n, np.nan)
+        col[used] = values
+        clusters[name] = col
     with_data = [i for i, k in enumerate(keys) if k not in gaps]
-    for ci, key in enumerate(keys):
-        for ti, t in enumerate(thresholds):
-            col = np.full(n, -1, dtype=np.int64)
-            col[used] = res.counts[:, ci, ti]
-            clusters[f"{key}_{t.column}"] = col
-        near = np.full(n, np.nan)
-        near[used] = np.round(res.nearest_m[:, ci], 1)
-        clusters[f"{key}_nearest_m"] = near
     for ti, t in enumerate(thresholds):
         reached = np.zeros(n, dtype=np.int64)
         reached[used] = (res.counts[:, :, ti] > 0).sum(axis=1)
@@ -241,60 +466,69 @@ def _add_reach_columns(clusters, used, res, keys, thresholds, gaps) -> None:
         clusters[f"share_reached_{t.column}"] = share
 
 
-def _summary(
-    study,
-    extract,
-    network: WalkNetwork,
-    services,
-    clusters,
-    keys,
-    thresholds,
-    gaps,
-    warnings,
-    timings,
-    n_unsnapped_c,
-) -> dict:
-    used = clusters["used"].to_numpy(bool)
-    coverage: dict[str, dict[str, float | None]] = {}
+def _coverage(table: dict, used: np.ndarray, keys, thresholds, gaps) -> dict:
+    """Share of the used origins that reach each category within each threshold."""
+    out: dict[str, dict[str, float | None]] = {}
     for k in keys:
-        coverage[k] = {}
+        out[k] = {}
         for t in thresholds:
             if k in gaps or not used.any():
-                coverage[k][t.column] = None
+                out[k][t.column] = None
             else:
-                coverage[k][t.column] = round(
-                    float((clusters.loc[used, f"{k}_{t.column}"] > 0).mean()), 4
-                )
-    per_cat = services.groupby("category").size().to_dict() if len(services) else {}
-    return {
+                out[k][t.column] = round(float((table[f"{k}_{t.column}"][used] > 0).mean()), 4)
+    return out
+
+
+def _summary(
+    study, prepared: Prepared, clusters, reach_table, keys, thresholds, gaps, warnings, timings
+) -> dict:
+    network = prepared.network
+    svc, att = prepared.services, prepared.s_att
+    per_cat = {k: int((svc["category"] == k).sum()) for k in keys}
+    inputs = {
+        "walk_nodes": network.n_nodes,
+        "walk_edges": network.n_edges,
+        "walk_km": round(float(network.edge_len.sum()) / 1000.0, 2),
+        "services": int(len(att)),
+        "services_used": int(att.used.sum()),
+        "services_per_category": per_cat,
+    }
+    summary = {
         "study": study.name,
         "title": study.display_title,
-        "source": extract.source,
+        "source": prepared.source,
+        "from_cache": prepared.from_cache,
         "generated": dt.date.today().isoformat(),
-        "residence_method": str(clusters["method"].iloc[0]) if len(clusters) else "none",
+        "origins": study.reach.origins,
         "thresholds_m": [t.distance_m for t in thresholds],
         "threshold_labels": {t.column: {"zh": t.zh, "en": t.en} for t in thresholds},
         "categories": keys,
-        "inputs": {
-            "walk_nodes": network.n_nodes,
-            "walk_edges": network.n_edges,
-            "walk_km": round(network.stats["length_km"], 2),
-            "services": int(len(services)),
-            "services_used": int(services["used"].sum()) if len(services) else 0,
-            "services_per_category": {k: int(per_cat.get(k, 0)) for k in keys},
-            "clusters": int(len(clusters)),
-            "clusters_used": int(used.sum()),
-            "population": float(clusters["population"].sum()),
-        },
+        "inputs": inputs,
         "network": network.stats,
         "snap": {
             "max_distance_m": study.snap.max_distance_m,
-            "services_unsnapped": int((~services["used"]).sum()) if len(services) else 0,
-            "clusters_unsnapped": n_unsnapped_c,
+            "services_unsnapped": int((~att.used).sum()),
         },
-        "coverage": coverage,
         "data_gaps": gaps,
         "warnings": warnings,
         "timings_s": timings,
         "settings": study.model_dump(mode="json"),
     }
+    if clusters is not None:
+        used = clusters["used"].to_numpy(bool)
+        table = {c: clusters[c].to_numpy() for c in clusters.columns if c != "geometry"}
+        summary["residence_method"] = str(clusters["method"].iloc[0]) if len(clusters) else "none"
+        inputs.update(
+            clusters=int(len(clusters)),
+            clusters_used=int(used.sum()),
+            population=float(clusters["population"].sum()),
+        )
+        summary["snap"]["clusters_unsnapped"] = int((~used).sum())
+        summary["coverage"] = _coverage(table, used, keys, thresholds, gaps)
+    if study.reach.origins != "clusters" and reach_table is not None:
+        n = len(reach_table["origin_id"])
+        inputs["origins"] = n
+        summary["coverage_origins"] = _coverage(
+            reach_table, np.ones(n, dtype=bool), keys, thresholds, gaps
+        )
+    return summary

@@ -36,16 +36,20 @@ class StudyResult:
         threshold ``reached_{t}m`` (categories reached) and ``share_reached_{t}m``.
     services: service_id, category, name, osm_type, osm_id, snap_m, used, geometry (points).
     isochrones: cluster_id, threshold_m, method, area_m2, geometry.
+    reach: one column array per field, one row per origin (clusters, every node or grid
+        points): origin_id, lon, lat (WGS-84), then the reach columns; written to
+        reach.parquet. clusters/services/isochrones are None in a tables-only run.
     """
 
     study: Study
     network: WalkNetwork
     categories: dict[str, Category]
     thresholds: list[Threshold]
-    clusters: GeoDataFrame
-    services: GeoDataFrame
-    isochrones: GeoDataFrame
+    clusters: GeoDataFrame | None
+    services: GeoDataFrame | None
+    isochrones: GeoDataFrame | None
     summary: dict[str, Any] = field(default_factory=dict)
+    reach: dict[str, Any] | None = None
 
     @property
     def data_gaps(self) -> list[str]:

@@ -13,6 +13,9 @@ Files (fixed names; no path is ever built from data, OSM names are untrusted):
   point inside each cluster; UTF-8 with a BOM so Excel shows Chinese names correctly.
 - ``summary.json``: ``result.summary`` (UTF-8, Chinese kept readable, NaN as null).
 - ``report.md``: the bilingual report (see :mod:`circles.outputs.report`).
+- ``reach.parquet``: one row per origin (clusters, every node or grid points): origin_id,
+  lon, lat (WGS-84) and the reach columns. A ``--tables-only`` run writes only this file
+  and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -33,13 +36,22 @@ GEOPACKAGE = "clusters.gpkg"
 CLUSTERS_CSV = "clusters.csv"
 SUMMARY_JSON = "summary.json"
 REPORT_MD = "report.md"
-OUTPUT_FILES: tuple[str, ...] = (MAP_HTML, GEOPACKAGE, CLUSTERS_CSV, SUMMARY_JSON, REPORT_MD)
+REACH_PARQUET = "reach.parquet"
+OUTPUT_FILES: tuple[str, ...] = (
+    MAP_HTML,
+    GEOPACKAGE,
+    CLUSTERS_CSV,
+    SUMMARY_JSON,
+    REPORT_MD,
+    REACH_PARQUET,
+)
 
 __all__ = [
     "CLUSTERS_CSV",
     "GEOPACKAGE",
     "MAP_HTML",
     "OUTPUT_FILES",
+    "REACH_PARQUET",
     "REPORT_MD",
     "SUMMARY_JSON",
     "OutputError",
@@ -51,10 +63,15 @@ class OutputError(CirclesError):
     """The output folder cannot be written or replaced."""
 
 
-def _writers(carto_api_key: str | None) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
+def _writers(
+    result: StudyResult, carto_api_key: str | None
+) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
     # Looked up at call time, so a writer can be replaced (tests make one fail).
+    if result.clusters is None:  # a tables-only run: the reach table and the summary
+        return [(SUMMARY_JSON, tables.write_summary), (REACH_PARQUET, tables.write_reach)]
     return [
         (SUMMARY_JSON, tables.write_summary),
+        (REACH_PARQUET, tables.write_reach),
         (CLUSTERS_CSV, tables.write_cluster_csv),
         (GEOPACKAGE, tables.write_geopackage),
         (REPORT_MD, report.write_report),
@@ -101,7 +118,7 @@ def write_outputs(result: StudyResult, out_dir: Path, *, carto_api_key: str | No
     except OSError as e:
         raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
     try:
-        for name, write in _writers(carto_api_key):
+        for name, write in _writers(result, carto_api_key):
             write(result, tmp / name)
         _swap_into_place(tmp, out_dir)
     except BaseException:

@@ -295,3 +295,13 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Iterable):
         return list(value)
     return str(value)
+
+
+def write_reach(result: StudyResult, path: Path) -> Path:
+    """The reach table as Parquet (pyarrow, no pandas round trip)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({k: np.asarray(v) for k, v in (result.reach or {}).items()})
+    pq.write_table(table, path)
+    return path
