@@ -99,6 +99,18 @@ def run(
         Path | None, typer.Option(help="cache of parsed networks; default: user cache dir")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write it")] = False,
+    self_contained: Annotated[
+        bool | None,
+        typer.Option(
+            "--self-contained/--cdn",
+            help="map.html embeds Leaflet (opens with no CDN, e.g. on an intranet) "
+            "or loads it from a CDN (default)",
+        ),
+    ] = None,
+    basemap: Annotated[
+        str | None,
+        typer.Option(help="basemap shown first: osm (default), light, or none (offline)"),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
 ) -> None:
     """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
@@ -107,7 +119,6 @@ def run(
     from circles.cache import default_dir as default_cache_dir
     from circles.config import load_study, study_from_dict
     from circles.outputs import write_outputs
-    from circles.outputs.console import summary_table
 
     try:
         sources = [s for s in (osm, place, bbox) if s is not None]
@@ -152,6 +163,13 @@ def run(
             if k_nearest is not None:
                 r["k_nearest"] = k_nearest
             patch["reach"] = r
+        if self_contained is not None or basemap is not None:
+            mp = study.map.model_dump()
+            if self_contained is not None:
+                mp["self_contained"] = self_contained
+            if basemap is not None:
+                mp["basemap"] = basemap
+            patch["map"] = mp
         if patch:
             study = study_from_dict({**study.model_dump(), **patch})
 
@@ -171,6 +189,8 @@ def run(
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
     if result.clusters is not None:
+        from circles.outputs.console import summary_table
+
         out.print(summary_table(result))
     else:
         n = result.summary["inputs"].get("origins", 0)

@@ -8,15 +8,16 @@ isochrones exact, and lengths are computed once, in a local UTM projection.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from circles._errors import EmptyNetworkError
 from circles.engine import Graph, to_csr
-from circles.sources.extract import OsmExtract
+
+if TYPE_CHECKING:
+    from circles.sources.extract import OsmExtract
 
 
 @dataclass
@@ -133,6 +134,9 @@ def from_arrays(
 
     Lengths are straight-line distances. Used by build_network and for synthetic graphs.
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     crs = pyproj.CRS.from_user_input(crs)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n = len(x)

@@ -9,21 +9,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
-import shapely
 
+# Only what a warm tables-only run needs is imported here; geopandas, shapely and the
+# geometry steps are imported where they are used, so a cached run starts fast.
 from circles import engine
 from circles._errors import InputError
 from circles.config import Study
-from circles.isochrones import isochrone_polygons, isochrones_frame
 from circles.network import WalkNetwork, build_network, utm_crs
-from circles.residences import build_residences
 from circles.result import StudyResult, Threshold
-from circles.services import Category, find_services, load_categories
+from circles.services import Category, load_categories
 from circles.snap import Attachment, EdgeIndex, attach_to_nodes
-from circles.sources.extract import OsmExtract, clip_extract
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
+    from circles.sources.extract import OsmExtract
 
 # GB 50180-2018 names its circles by minutes; keep those names for its distances.
 _GB_LABELS = {300.0: 5, 500.0: 10, 800.0: 15, 1000.0: 15}
@@ -51,6 +55,9 @@ def thresholds_of(study: Study) -> list[Threshold]:
 
 def read_boundary(path: Path) -> shapely.Geometry:
     """The union of the polygons in a boundary file, in WGS-84."""
+    import geopandas as gpd
+    import shapely
+
     if not path.is_file():
         raise InputError(f"boundary file not found: {path} (give a GeoJSON polygon)")
     try:
@@ -66,6 +73,8 @@ def read_boundary(path: Path) -> shapely.Geometry:
 
 
 def _reproject(geom: shapely.Geometry, src, dst) -> shapely.Geometry:
+    import geopandas as gpd
+
     return gpd.GeoSeries([geom], crs=src).to_crs(dst).iloc[0]
 
 
@@ -76,13 +85,13 @@ def _halo(boundary: shapely.Geometry, metres: float) -> shapely.Geometry:
     return _reproject(_reproject(boundary, "EPSG:4326", crs).buffer(metres), crs, "EPSG:4326")
 
 
-def load_extract(study: Study) -> OsmExtract:
-    """Read the study's OSM data, from a file or online."""
+def load_extract(study: Study, buildings: bool = True) -> OsmExtract:
+    """Read the study's OSM data, from a file or online (buildings only when needed)."""
     src = study.source
     if src.osm is not None:
         from circles.sources.osm_file import read_osm_file
 
-        return read_osm_file(src.osm)
+        return read_osm_file(src.osm, buildings=buildings)
     from circles.sources import overpass
 
     if src.place is not None:
@@ -122,7 +131,9 @@ def _cache_key(study: Study, categories: dict[str, Category], dists: list[float]
     from circles import cache
     from circles.settings import WALKABLE_HIGHWAYS
 
-    if study.source.osm is None:
+    if study.source.osm is None or not study.source.osm.is_file():
+        return None  # online, or a missing file that the reader reports
+    if study.boundary is not None and not study.boundary.is_file():
         return None
     parts = {
         "osm": cache.file_digest(study.source.osm),
@@ -156,9 +167,12 @@ def prepare(
         if hit is not None:
             return _from_cache(*hit)
 
+    from circles.services import find_services
+    from circles.sources.extract import clip_extract
+
     with timed("load", "读取 OSM 数据 Reading OSM data"):
         if extract is None:
-            extract = load_extract(study)
+            extract = load_extract(study, buildings=need_features)
         if study.boundary is not None:
             # Services just outside the boundary still serve residents near its edge.
             boundary = read_boundary(study.boundary)
@@ -256,7 +270,8 @@ def run(
 
     thresholds = thresholds_of(study)
     dists = [t.distance_m for t in thresholds]
-    categories = _pick_categories(study)
+    standard = _load_standard(study)
+    categories = _pick_categories(study, standard)
     keys = list(categories)
     want_clusters = study.reach.origins == "clusters" or not tables_only
     prepared = prepare(study, categories, dists, timed, extract, cache_dir, want_clusters)
@@ -291,6 +306,11 @@ def run(
 
     clusters = services = isochrones = None
     if want_clusters:
+        import shapely
+
+        from circles.isochrones import isochrone_polygons, isochrones_frame
+        from circles.residences import build_residences
+
         with timed("residences", "生成居住单元 Forming residence clusters"):
             clusters, notes = build_residences(
                 prepared.features, network, study.residences, study.snap.max_distance_m
@@ -326,6 +346,17 @@ def run(
             res_o = measure(o_att)
             reach_table = _origin_reach_table(ids, o_att, res_o, network, keys, thresholds, gaps)
 
+    scores = None
+    if clusters is not None and standard is not None:
+        from circles import scoring
+
+        with timed("scoring", "对照标准评分 Scoring against the standard"):
+            found = {k: int((s_att.used & (svc["category"] == k)).sum()) for k in keys}
+            scores = scoring.score(clusters, standard, gaps, found)
+            for col in scores.table.columns:  # std_* columns: in the CSV and GeoPackage too
+                clusters[col] = scores.table[col].array
+            warnings.extend(scores.warnings)
+
     if want_clusters and not tables_only:
         with timed("isochrones", "生成等时圈 Drawing isochrones"):
             polys = isochrone_polygons(network, c_att, dists, study.isochrones.buffer_m)
@@ -341,6 +372,9 @@ def run(
     summary = _summary(
         study, prepared, clusters, reach_table, keys, thresholds, gaps, warnings, timings
     )
+    summary["standard"] = standard.key if standard is not None else None
+    if scores is not None:
+        summary["scoring"] = scores.summary()
     return StudyResult(
         study,
         network,
@@ -351,10 +385,13 @@ def run(
         isochrones,
         summary,
         reach=reach_table,
+        scores=scores,
     )
 
 
 def _services_frame(svc: dict[str, np.ndarray], att: Attachment, crs) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
     return gpd.GeoDataFrame(
         {
             "service_id": np.arange(len(svc["x"])),
@@ -442,10 +479,25 @@ def _cluster_reach_table(clusters: gpd.GeoDataFrame, network: WalkNetwork) -> di
     return table
 
 
-def _pick_categories(study: Study) -> dict[str, Category]:
-    catalogue = load_categories()
-    keys = study.categories or list(catalogue)
-    return {k: catalogue[k] for k in keys}
+def _load_standard(study: Study):
+    """The study's standard (None: no scoring); a bad name or file fails before any work."""
+    if study.standard is None:
+        return None
+    from circles.standards import load_standard
+
+    return load_standard(study.standard)
+
+
+def _pick_categories(study: Study, standard=None) -> dict[str, Category]:
+    """The study's categories (default: the default ones) and every one its standard needs."""
+    from circles.services import load_catalogue
+
+    catalogue = load_catalogue()
+    keys = study.categories or list(load_categories())
+    picked = {k: catalogue[k] for k in keys}
+    if standard is not None:
+        picked.update(standard.categories)  # a standard may define its own categories
+    return picked
 
 
 def _add_reach_columns(clusters, used, res, keys, thresholds, gaps) -> None:

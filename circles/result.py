@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from geopandas import GeoDataFrame
+from typing import TYPE_CHECKING, Any
 
 from circles.config import Study
 from circles.network import WalkNetwork
 from circles.services import Category
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+
+    from circles.scoring import Scores
 
 
 @dataclass
@@ -39,6 +42,9 @@ class StudyResult:
     reach: one column array per field, one row per origin (clusters, every node or grid
         points): origin_id, lon, lat (WGS-84), then the reach columns; written to
         reach.parquet. clusters/services/isochrones are None in a tables-only run.
+    scores: the clusters scored against the study's standard (see :mod:`circles.scoring`);
+        its per-cluster ``std_*`` columns are also on ``clusters``. None without a
+        standard or without clusters.
     """
 
     study: Study
@@ -50,6 +56,7 @@ class StudyResult:
     isochrones: GeoDataFrame | None
     summary: dict[str, Any] = field(default_factory=dict)
     reach: dict[str, Any] | None = None
+    scores: Scores | None = None
 
     @property
     def data_gaps(self) -> list[str]:

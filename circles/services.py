@@ -6,19 +6,24 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 _NAME_KEYS = ("name", "name:zh", "name:en")
 
 
 @dataclass(frozen=True)
 class Category:
-    """A service category: key, bilingual labels, map style and OSM tag rules."""
+    """A service category: key, bilingual labels, map style and OSM tag rules.
+
+    ``amap`` holds the AMap/Gaode POI type codes of the same kind of place (for users who
+    bring a POI table), ``amap_note`` how to find it when AMap has no type for it.
+    ``default`` is False for categories measured only when a standard refers to them.
+    """
 
     key: str
     zh: str
@@ -26,6 +31,10 @@ class Category:
     color: str = "#555555"
     icon: str = "info-sign"
     rules: tuple[dict[str, Any], ...] = field(default=())
+    amap: tuple[str, ...] = ()
+    amap_note: str = ""
+    default: bool = True
+    note: str = ""
 
     @property
     def label(self) -> str:
@@ -62,24 +71,42 @@ def _as_tag_value(v: Any) -> Any:
     return v if v == "*" else str(v)
 
 
+def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
+    """A category from its YAML mapping (the layout of ``data/categories.yaml``)."""
+    return Category(
+        key=key,
+        zh=spec["zh"],
+        en=spec["en"],
+        color=spec.get("color") or "#555555",
+        icon=spec.get("icon") or "info-sign",
+        rules=tuple(
+            {k: _as_tag_value(v) for k, v in rule.items()} for rule in spec.get("rules") or ()
+        ),
+        amap=tuple(str(c) for c in spec.get("amap") or ()),
+        amap_note=spec.get("amap_note") or "",
+        default=bool(spec.get("default", True)),
+        note=spec.get("note") or "",
+    )
+
+
 @cache
-def load_categories() -> dict[str, Category]:
-    """The category catalogue shipped with the package."""
+def load_catalogue() -> dict[str, Category]:
+    """Every category shipped with the package, including those only standards use."""
     text = resources.files("circles").joinpath("data/categories.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
     return {
-        key: Category(
-            key=key,
-            zh=spec["zh"],
-            en=spec["en"],
-            color=spec.get("color", "#555555"),
-            icon=spec.get("icon", "info-sign"),
-            rules=tuple(
-                {k: _as_tag_value(v) for k, v in rule.items()} for rule in spec.get("rules", ())
-            ),
-        )
+        key: category_from_spec(key, spec)
         for key, spec in raw.items()
+        if not key.startswith("_")  # YAML anchors shared by the rules
     }
+
+
+def load_categories() -> dict[str, Category]:
+    """The default categories: what a study measures unless it or its standard asks for more.
+
+    :func:`load_catalogue` has every category, including those only a standard refers to.
+    """
+    return {k: c for k, c in load_catalogue().items() if c.default}
 
 
 def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -> gpd.GeoDataFrame:
@@ -88,14 +115,50 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
     A polygon (a park, a market hall) counts at a point inside it. Columns: service_id,
     category, name, osm_type, osm_id, geometry (same CRS as ``features``).
     """
-    rows_idx: list[int] = []
-    rows_cat: list[str] = []
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    # Rules are evaluated column-wise: one array of values per tag key, then set
+    # membership per rule. This is Category.matches, vectorised (a test checks both agree).
     tags_col = features["tags"].tolist()
+    columns: dict[str, np.ndarray] = {}
+
+    def values(key: str) -> np.ndarray:
+        if key not in columns:
+            columns[key] = np.array([t.get(key) for t in tags_col], dtype=object)
+        return columns[key]
+
+    names = [values(k) for k in _NAME_KEYS]
+    rows_idx: list[np.ndarray] = []
+    rows_cat: list[str] = []
     for key, cat in categories.items():
-        for i, tags in enumerate(tags_col):
-            if cat.matches(tags):
-                rows_idx.append(i)
-                rows_cat.append(key)
+        hit = np.zeros(len(tags_col), dtype=bool)
+        for rule in cat.rules:
+            ok = np.ones(len(tags_col), dtype=bool)
+            for k, want in rule.items():
+                if k == "name~":
+                    pattern = re.compile(want)
+                    found = np.zeros(len(tags_col), dtype=bool)
+                    for col in names:
+                        found |= np.fromiter(
+                            (bool(v) and pattern.search(v) is not None for v in col),
+                            dtype=bool,
+                            count=len(col),
+                        )
+                    ok &= found
+                elif k.endswith("!"):
+                    ok &= ~np.isin(values(k[:-1]), want)
+                else:
+                    have = values(k)
+                    ok &= (have != None) & (have != "no")  # noqa: E711 (element-wise)
+                    if want != "*":
+                        ok &= np.isin(have, want if isinstance(want, list) else [want])
+            hit |= ok
+        found_idx = np.flatnonzero(hit)
+        rows_idx.append(found_idx)
+        rows_cat.extend([key] * len(found_idx))
+    rows_idx = np.concatenate(rows_idx) if rows_idx else np.zeros(0, dtype=np.int64)
     idx = np.asarray(rows_idx, dtype=np.int64)
     picked = features.iloc[idx]
     geom = picked.geometry.representative_point() if len(picked) else picked.geometry

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from circles.network import WalkNetwork
 
@@ -39,6 +38,8 @@ class EdgeIndex:
     """A KD-tree over points sampled along the edges of a network."""
 
     def __init__(self, network: WalkNetwork, spacing: float = SAMPLE_SPACING_M) -> None:
+        from scipy.spatial import cKDTree
+
         self.network = network
         ux, uy = network.x[network.edge_u], network.y[network.edge_u]
         vx, vy = network.x[network.edge_v], network.y[network.edge_v]

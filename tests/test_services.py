@@ -82,3 +82,16 @@ def test_yaml_booleans_in_rules_are_osm_strings():
     park = load_categories()["park"]
     assert not park.matches({"leisure": "park", "access": "no"})
     assert park.matches({"leisure": "park"})
+
+
+def test_vectorised_rules_agree_with_category_matches(shared_osm):
+    from circles.sources import read_osm_file
+
+    feats = read_osm_file(shared_osm / "manhattan-midtown.osm.pbf").features
+    cats = load_categories()
+    got = find_services(feats, cats)
+    for key, cat in cats.items():
+        want = {i for i, t in enumerate(feats["tags"]) if cat.matches(t)}
+        ids = set(zip(feats["osm_type"].iloc[list(want)], feats["osm_id"].iloc[list(want)]))
+        mine = got[got["category"] == key]
+        assert set(zip(mine["osm_type"], mine["osm_id"])) == ids, key

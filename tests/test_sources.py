@@ -367,3 +367,14 @@ def test_features_carry_a_feature_key(bundled):
 )
 def test_is_walkable(tags, walkable):
     assert is_walkable(tags) is walkable
+
+
+def test_skipping_plain_buildings_keeps_every_other_feature():
+    # Tables-only runs read without plain buildings; services must not change.
+    full = read_osm_file(OSM_DIR / "malta-2018.osm.pbf").features
+    lean = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", buildings=False).features
+    others = full[full["tags"].map(lambda t: any(k in t for k in FEATURE_KEYS if k != "building"))]
+    assert len(lean) < len(full)
+    assert set(zip(others["osm_type"], others["osm_id"])) == set(
+        zip(lean["osm_type"], lean["osm_id"])
+    )

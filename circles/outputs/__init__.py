@@ -28,7 +28,6 @@ from functools import partial
 from pathlib import Path
 
 from circles._errors import CirclesError
-from circles.outputs import report, tables, webmap
 from circles.result import StudyResult
 
 MAP_HTML = "map.html"
@@ -64,18 +63,23 @@ class OutputError(CirclesError):
 
 
 def _writers(
-    result: StudyResult, carto_api_key: str | None
+    result: StudyResult, carto_api_key: str | None, map_options: dict | None = None
 ) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
-    # Looked up at call time, so a writer can be replaced (tests make one fail).
+    # Looked up at call time, so a writer can be replaced (tests make one fail); imported
+    # here so that a tables-only run does not load folium and geopandas.
     if result.clusters is None:  # a tables-only run: the reach table and the summary
-        return [(SUMMARY_JSON, tables.write_summary), (REACH_PARQUET, tables.write_reach)]
+        from circles.outputs import files
+
+        return [(SUMMARY_JSON, files.write_summary), (REACH_PARQUET, files.write_reach)]
+    from circles.outputs import report, tables, webmap
+
     return [
         (SUMMARY_JSON, tables.write_summary),
         (REACH_PARQUET, tables.write_reach),
         (CLUSTERS_CSV, tables.write_cluster_csv),
         (GEOPACKAGE, tables.write_geopackage),
         (REPORT_MD, report.write_report),
-        (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key)),
+        (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key, **(map_options or {}))),
     ]
 
 
@@ -98,15 +102,25 @@ def _check_replaceable(out_dir: Path) -> None:
         )
 
 
-def write_outputs(result: StudyResult, out_dir: Path, *, carto_api_key: str | None = None) -> Path:
+def write_outputs(
+    result: StudyResult,
+    out_dir: Path,
+    *,
+    carto_api_key: str | None = None,
+    self_contained: bool | None = None,
+    basemap: str | None = None,
+) -> Path:
     """Write the map, GeoPackage, CSV, summary and report of ``result`` into ``out_dir``.
 
     The folder is replaced as a whole: files are written into a temporary sibling folder
     which is renamed to ``out_dir`` once all of them are complete. An existing ``out_dir``
     is replaced only if it is empty or holds nothing but an earlier run's files, otherwise
     :class:`OutputError` is raised. ``carto_api_key`` enables the CARTO Positron basemap
-    (the map falls back to a grey OpenStreetMap without it). Returns ``out_dir``.
+    (the map falls back to a grey OpenStreetMap without it). ``self_contained`` (embed
+    Leaflet, no CDN) and ``basemap`` (``osm``, ``light`` or ``none``) default to the
+    study's ``map:`` settings. Returns ``out_dir``.
     """
+    map_options = {"self_contained": self_contained, "basemap": basemap}
     out_dir = Path(out_dir).absolute()
     _check_replaceable(out_dir)
     parent = out_dir.parent
@@ -118,7 +132,7 @@ def write_outputs(result: StudyResult, out_dir: Path, *, carto_api_key: str | No
     except OSError as e:
         raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
     try:
-        for name, write in _writers(result, carto_api_key):
+        for name, write in _writers(result, carto_api_key, map_options):
             write(result, tmp / name)
         _swap_into_place(tmp, out_dir)
     except BaseException:

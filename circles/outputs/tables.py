@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from circles.outputs.files import _finite, write_reach, write_summary  # noqa: F401
 from circles.result import StudyResult, Threshold
 
 WGS84 = "EPSG:4326"
@@ -260,48 +260,4 @@ def write_cluster_csv(result: StudyResult, path: Path) -> Path:
         ):
             table[col] = table[col].map(_defuse)
     table.to_csv(path, index=False, encoding="utf-8-sig")
-    return path
-
-
-def write_summary(result: StudyResult, path: Path) -> Path:
-    """The run summary as pretty JSON, Chinese kept readable."""
-    text = json.dumps(_finite(result.summary), ensure_ascii=False, indent=2, default=_json_default)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinity are not JSON: write them as null."""
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(value) else value
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Iterable):
-        return list(value)
-    return str(value)
-
-
-def write_reach(result: StudyResult, path: Path) -> Path:
-    """The reach table as Parquet (pyarrow, no pandas round trip)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({k: np.asarray(v) for k, v in (result.reach or {}).items()})
-    pq.write_table(table, path)
     return path

@@ -1,16 +1,36 @@
-"""The interactive map (map.html): services by category, residential areas coloured by how
-many service categories are within a 15-minute walk, blind spots, and walking areas shown on
-click.
+"""The interactive map (map.html): residential areas coloured by how many service categories
+are within a 15-minute walk, a layer per service category, blind spots, and the walking
+areas of a residential area shown when it is clicked.
 
-Every name, tag or label that reaches the page is escaped with :func:`html.escape` before
-it is put in HTML, and every piece of data embedded in a script is JSON with ``<``, ``>``
-and ``&`` written as ``\\u003c``, ``\\u003e`` and ``\\u0026``: OSM names are untrusted.
+**Safety.** OSM names and tags are written by anyone. Every name, tag or label that reaches
+the page is escaped with :func:`html.escape` in Python before it is embedded; the browser
+code only joins those escaped strings with numbers, never with raw data. Everything embedded
+in a script is JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e`` and
+``\\u0026`` (:func:`safe_json`), so no text can close the ``<script>`` element.
+
+**Size.** Geometry is simplified in metres for display (the GeoPackage keeps it whole),
+rounded to 1e-5 degrees (about 1 m) and delta-encoded as integers; popups and tooltips of
+residential areas are built in the browser from numbers and the escaped labels, which are
+embedded once. A Malta run (about 900 areas, 2,700 walking areas, 2,800 services) makes a
+page of about 7 MB (see ``benchmarks/RESULTS.md``).
+
+**Assets.** Only Leaflet is needed (no jQuery, Bootstrap or icon fonts). By default the page
+loads it from the jsDelivr CDN, as folium does; ``self_contained=True`` embeds it instead,
+read from the ``xstatic-leaflet`` package (PyPI), so the page opens on an intranet without a
+CDN. The full-screen control is a few lines of our own code.
+
+**Basemaps.** OpenStreetMap, a light basemap and none (a blank background that requests
+nothing: with ``self_contained`` the page then makes no network request at all). The data
+is WGS-84, so GCJ-02 tiles (AMap/Gaode, Tencent) are deliberately not offered: WGS-84 shapes
+drawn on them would be shifted by hundreds of metres in China.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -21,25 +41,33 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.plugins import Fullscreen
 from folium.template import Template
-from folium.utilities import JsCode
 from geopandas import GeoDataFrame
-from shapely.geometry import mapping
 
 from circles.outputs import tables
 from circles.result import StudyResult
 
-SIMPLIFY_M = 2.0  # display only: the GeoPackage keeps the full geometry
-DECIMALS = 6  # ~0.1 m
+SIMPLIFY_M = 2.0  # residential areas; display only: the GeoPackage keeps the full geometry
+ISO_SIMPLIFY_M = 5.0  # walking areas: 25 m wide street buffers, 5 m is invisible on screen
+SCALE = 100_000  # coordinates are integers of 1e-5 degrees (about 1.1 m)
+DECIMALS = 5
 OSM_URL = "https://www.openstreetmap.org"
 OSM_TYPES = frozenset({"node", "way", "relation"})
+BASEMAPS: tuple[str, ...] = ("osm", "light", "none")
+
+LEAFLET_VERSION = "1.9.3"  # folium's version, and the xstatic-leaflet package's
+LEAFLET_JS_URL = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.js"
+LEAFLET_CSS_URL = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.css"
+
 # A transparent 1x1 PNG: the "no basemap" choice requests nothing from the network.
 _BLANK_TILE = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-
+_OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+_OSM_ATTR = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 _CARTO_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png?key="
 _CARTO_ATTR = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors '
@@ -58,6 +86,26 @@ _UNUSED = ("#bdbdbd", "未接入步行网络", "not connected to the walking net
 _BLIND = "#b2182b"
 _ISO_DARK = (8, 81, 156)  # smallest walking area
 _ISO_LIGHT = (158, 202, 225)  # largest walking area
+# Distinct colours for service categories whose catalogue colours are too alike.
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#e7298a",
+    "#1b9e77",
+    "#e6ab02",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#843c39",
+    "#7b4173",
+)
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 # ---------------------------------------------------------------------------------------
@@ -67,7 +115,8 @@ _ISO_LIGHT = (158, 202, 225)  # largest walking area
 
 def safe_json(value: Any) -> str:
     """JSON that can sit inside a <script> element: no ``<``, ``>`` or ``&`` left raw."""
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -83,24 +132,83 @@ def _e(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _display_geometries(frame: GeoDataFrame, crs: Any) -> list[dict | None]:
-    """GeoJSON geometries for the browser: simplified in metres, WGS-84, 6 decimals."""
-    if len(frame) == 0:
-        return []
+def _num(value: Any, digits: int = 0) -> float | int | None:
+    """A finite number rounded for display, or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(v):
+        return None
+    return int(round(v)) if digits == 0 else round(v, digits)
+
+
+def _color(value: Any, fallback: str = "#555555") -> str:
+    """A ``#rrggbb`` colour; anything else (it comes from a YAML file) is replaced."""
+    return value if isinstance(value, str) and _HEX.match(value) else fallback
+
+
+# ---------------------------------------------------------------------------------------
+# Geometry for the browser
+# ---------------------------------------------------------------------------------------
+
+
+def _to_wgs84(frame: GeoDataFrame, crs: Any, simplify_m: float) -> np.ndarray:
+    """Geometries simplified in metres, then in WGS-84 (an array of shapely geometries)."""
     geoms = frame.geometry
     if geoms.crs is None:
         geoms = geoms.set_crs(crs)
-    if not geoms.crs.is_geographic:
-        geoms = geoms.simplify(SIMPLIFY_M, preserve_topology=True)
-    geoms = geoms.to_crs(tables.WGS84)
-    arr = shapely.transform(np.asarray(geoms.array), lambda c: np.round(c, DECIMALS))
-    out: list[dict | None] = []
-    for g in arr:
-        if g is None or g.is_empty:
-            out.append(None)
-        else:
-            out.append(json.loads(json.dumps(mapping(g))))
-    return out
+    if not geoms.crs.is_geographic and simplify_m > 0:
+        geoms = geoms.simplify(simplify_m, preserve_topology=True)
+    return np.asarray(geoms.to_crs(tables.WGS84).array)
+
+
+def _encode_ring(coords: np.ndarray) -> list[int] | None:
+    """A ring as ``[x0, y0, dx1, dy1, ...]`` in 1e-5 degrees, closing point dropped."""
+    c = np.round(coords[:, :2] * SCALE).astype(np.int64)
+    if len(c) > 1 and (c[0] == c[-1]).all():
+        c = c[:-1]
+    if len(c) == 0:
+        return None
+    d = np.diff(c, axis=0)
+    keep = np.concatenate([[True], (d != 0).any(axis=1)])  # drop repeats after rounding
+    c = c[keep]
+    if len(c) < 3:
+        return None
+    d = np.vstack([c[:1], np.diff(c, axis=0)])
+    return d.ravel().tolist()
+
+
+def encode_polygons(geom: Any) -> list[list[list[int]]] | None:
+    """A (multi)polygon as a list of polygons, each a list of delta-encoded rings.
+
+    The browser decodes it with ``circlesDecode``. Other geometry types and empty or
+    degenerate polygons give None.
+    """
+    if geom is None or geom.is_empty:
+        return None
+    out = []
+    for part in shapely.get_parts(geom):
+        if part.geom_type != "Polygon" or part.is_empty:
+            continue
+        outer = _encode_ring(np.asarray(part.exterior.coords))
+        if outer is None:
+            continue
+        rings = [outer]
+        for hole in part.interiors:
+            r = _encode_ring(np.asarray(hole.coords))
+            if r is not None:
+                rings.append(r)
+        out.append(rings)
+    return out or None
+
+
+def _point(geom: Any) -> list[int] | None:
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type != "Point":
+        geom = geom.representative_point()
+    return [int(round(geom.x * SCALE)), int(round(geom.y * SCALE))]
 
 
 def _iso_colors(n: int) -> list[str]:
@@ -123,99 +231,89 @@ def _metres(value: Any) -> str:
     return f"{v:,.0f} m"
 
 
-# ---------------------------------------------------------------------------------------
-# Popups
-# ---------------------------------------------------------------------------------------
+def category_colors(result: StudyResult) -> dict[str, str]:
+    """A colour per category: the catalogue's, unless it is too close to an earlier one.
 
+    Two catalogue colours closer than a small distance in RGB (two greens, say) would make
+    two layers look the same; the later one then takes an unused colour from a palette.
+    """
 
-def _class_of(missing: int) -> tuple[str, str, str]:
-    for low, high, color, zh, en in _CLASSES:
-        if low <= missing <= high:
-            return color, zh, en
-    return _CLASSES[-1][2:]
+    def rgb(c: str) -> np.ndarray:
+        return np.array([int(c[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
 
-
-def _cluster_title(row: pd.Series) -> str:
-    name = _e(row.get("name"))
-    cid = _e(row.get("cluster_id"))
-    if not name:
-        name = "未命名小区 Unnamed area"
-    return f"<b>{name}</b> <span class='cc-id'>{cid}</span>"
-
-
-def _population(row: pd.Series) -> str:
-    try:
-        pop = float(row.get("population"))
-    except (TypeError, ValueError):
-        pop = math.nan
-    if math.isnan(pop):
-        return "估计人口 Estimated residents: 未知 unknown"
-    return f"估计人口 Estimated residents: 约 {pop:,.0f} 人 (about {pop:,.0f})"
-
-
-def _cluster_popup(result: StudyResult, row: pd.Series, used: bool) -> str:
-    top = tables.largest(result)
-    gaps = tables.gap_keys(result)
-    lines = [_cluster_title(row), f"<div>{_population(row)}</div>"]
-    if not used:
-        snap = (result.summary.get("snap") or {}).get("max_distance_m")
-        limit = f"{float(snap):g} m" if snap is not None else "the limit"
-        lines.append(
-            "<div class='cc-warn'>未接入步行网络：离最近的可步行道路 "
-            f"{_metres(row.get('snap_m'))}，超过 {_e(limit)}，未计入统计。<br>"
-            "Not connected to the walking network: the nearest walkable street is "
-            f"{_metres(row.get('snap_m'))} away (more than {_e(limit)}); not counted.</div>"
-        )
-        return "<div class='cc-pop'>" + "".join(lines) + "</div>"
-
-    missing = tables.missing_categories(result, row)
-    avail = tables.available_keys(result)
-    reached = len(avail) - len(missing)
-    lines.append(
-        f"<div>{_e(tables.label_zh(top))}步行可达 {reached}/{len(avail)} 类服务 · "
-        f"{reached} of {len(avail)} service categories within "
-        f"{_e(tables.label_en(top))}</div>"
-    )
-    head = "".join(f"<th>{_e(tables.label_zh(t))}</th>" for t in result.thresholds)
-    rows = [f"<tr><th>类别 Category</th>{head}<th>最近 Nearest</th></tr>"]
-    span = len(result.thresholds) + 1
+    out: dict[str, str] = {}
+    palette = list(_PALETTE)
     for key, cat in result.categories.items():
-        label = _e(cat.label)
-        if key in gaps:
-            rows.append(
-                f"<tr class='cc-gap'><td>{label}</td><td colspan='{span}'>无数据 no data</td></tr>"
-            )
+        color = _color(cat.color)
+        taken = [rgb(c) for c in out.values()]
+        if any(np.linalg.norm(rgb(color) - t) < 60 for t in taken):
+            free = [c for c in palette if all(np.linalg.norm(rgb(c) - t) >= 60 for t in taken)]
+            if free:  # the free palette colour nearest to the catalogue's
+                color = min(free, key=lambda c: float(np.linalg.norm(rgb(c) - rgb(color))))
+                palette.remove(color)
+        out[key] = color
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Scores (optional: shown when the scoring step provides a grade per cluster)
+# ---------------------------------------------------------------------------------------
+
+_GRADE_COLUMNS = ("grade", "level", "score_grade")
+
+
+def cluster_grades(result: StudyResult) -> dict[str, str]:
+    """The standard's grade of each cluster, by cluster id, when scoring provided one.
+
+    Looks at ``result.scores`` (a table with ``cluster_id`` and a grade column) and then at
+    the clusters table; an empty dict when there are no scores, so the map works without.
+    """
+    candidates = []
+    scores = getattr(result, "scores", None)
+    if isinstance(scores, pd.DataFrame):
+        candidates.append(scores)
+    candidates.append(result.clusters)
+    for frame in candidates:
+        if "cluster_id" not in frame.columns:
             continue
-        cells = []
-        for t in result.thresholds:
-            n = tables.count_value(row, tables.count_column(key, t))
-            cells.append(f"<td class='{'cc-zero' if n == 0 else ''}'>{max(n, 0)}</td>")
-        near = _metres(row.get(tables.nearest_column(key)))
-        if key in missing:
-            rows.append(
-                f"<tr class='cc-miss'><td>✗ {label}</td>{''.join(cells)}<td>{near}</td></tr>"
-            )
-        else:
-            rows.append(f"<tr><td>{label}</td>{''.join(cells)}<td>{near}</td></tr>")
-    lines.append("<table class='cc-table'>" + "".join(rows) + "</table>")
-    lines.append(
-        "<div class='cc-note'>数字为步行范围内的设施数量；红色为缺少的服务。"
-        "Numbers are services within walking distance; red rows are missing.</div>"
-    )
-    return "<div class='cc-pop'>" + "".join(lines) + "</div>"
+        for col in _GRADE_COLUMNS:
+            if col in frame.columns:
+                out = {}
+                for cid, grade in zip(frame["cluster_id"], frame[col], strict=True):
+                    text = _e(grade)
+                    if text:
+                        out[str(cid)] = text
+                return out
+    return {}
 
 
-def _cluster_tip(result: StudyResult, row: pd.Series, used: bool) -> str:
-    name = _e(row.get("name")) or _e(row.get("cluster_id"))
-    if not used:
-        return f"<b>{name}</b><br>{_UNUSED[1]} {_UNUSED[2]}"
-    top = tables.largest(result)
-    avail = tables.available_keys(result)
-    reached = len(avail) - len(tables.missing_categories(result, row))
-    return (
-        f"<b>{name}</b><br>{_e(tables.label_zh(top))}可达 {reached}/{len(avail)} 类 · "
-        f"{reached}/{len(avail)} categories within {_e(tables.label_en(top))}"
-    )
+def _standard_text(result: StudyResult) -> str:
+    """Escaped name of the standard the map follows."""
+    std = result.summary.get("standard")
+    if isinstance(std, dict):
+        std = std.get("title") or std.get("name") or std.get("label") or std.get("key")
+    if std:
+        return _e(std)
+    dists = sorted(float(t.distance_m) for t in result.thresholds)
+    shown = "/".join(f"{d:g}" for d in dists)
+    if dists == [300.0, 500.0, 1000.0]:
+        return (
+            "GB 50180-2018《城市居住区规划设计标准》5/10/15分钟生活圈 · "
+            f"5/10/15-minute walks ({shown} m)"
+        )
+    return f"自定义步行距离 Custom walking distances: {_e(shown)} m"
+
+
+# ---------------------------------------------------------------------------------------
+# Data embedded in the page
+# ---------------------------------------------------------------------------------------
+
+
+def _class_index(missing: int) -> int:
+    for i, (low, high, *_rest) in enumerate(_CLASSES):
+        if low <= missing <= high:
+            return i
+    return len(_CLASSES) - 1
 
 
 def _osm_link(osm_type: Any, osm_id: Any) -> str:
@@ -234,12 +332,11 @@ def _service_popup(result: StudyResult, row: pd.Series) -> str:
     cat = result.categories.get(str(row.get("category")))
     label = _e(cat.label if cat else row.get("category"))
     name = _e(row.get("name")) or "无名称 unnamed"
-    parts = [f"<b>{name}</b>", f"<div>{label}</div>"]
+    parts = [f"<b>{name}</b>", f"<div>类别 Category: {label}</div>"]
     link = _osm_link(row.get("osm_type"), row.get("osm_id"))
     if link:
         parts.append(f"<div>OSM: {link}</div>")
-    used = bool(row.get("used", True))
-    if not used:
+    if not bool(row.get("used", True)):
         parts.append(
             "<div class='cc-warn'>离步行道路太远，未计入 · too far from a walkable street, "
             f"not counted ({_metres(row.get('snap_m'))})</div>"
@@ -247,85 +344,95 @@ def _service_popup(result: StudyResult, row: pd.Series) -> str:
     return "<div class='cc-pop'>" + "".join(parts) + "</div>"
 
 
-# ---------------------------------------------------------------------------------------
-# Layers
-# ---------------------------------------------------------------------------------------
-
-_CLUSTER_JS = JsCode(
-    """function(feature, layer) {
-        var p = feature.properties;
-        if (p.tip) { layer.bindTooltip(p.tip, {sticky: true}); }
-        if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 560}); }
-        layer.on('click', function(e) {
-            L.DomEvent.stopPropagation(e);
-            window.circlesShowIsochrones(p.cluster_id);
-        });
-        layer.on('mouseover', function(e) { e.target.setStyle({weight: 3}); });
-        layer.on('mouseout', function(e) { e.target.setStyle({weight: p.style.weight}); });
-    }"""
-)
-
-_SERVICE_JS = JsCode(
-    """function(feature, layer) {
-        var p = feature.properties;
-        if (p.tip) { layer.bindTooltip(p.tip); }
-        if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 320}); }
-    }"""
-)
+def _service_data(result: StudyResult) -> dict[str, list[list]]:
+    """Per category: ``[x, y, used, tooltip, popup]`` of each service (text escaped)."""
+    services = result.services
+    out: dict[str, list[list]] = {k: [] for k in result.categories}
+    if len(services) == 0 or "category" not in services:
+        return out
+    points = _to_wgs84(services, result.network.crs, 0.0)
+    used = tables.used_mask(services).to_numpy()
+    cats = services["category"].astype(str).to_numpy()
+    for i, (_, row) in enumerate(services.iterrows()):
+        if cats[i] not in out:
+            continue
+        xy = _point(points[i])
+        if xy is None:
+            continue
+        cat = result.categories[cats[i]]
+        name = _e(row.get("name")) or "无名称 unnamed"
+        tip = f"{name} · {_e(cat.zh)}"
+        out[cats[i]].append([xy[0], xy[1], int(bool(used[i])), tip, _service_popup(result, row)])
+    return out
 
 
-class _Isochrones(MacroElement):
-    """The walking areas of every cluster, shown for one cluster at a time on click."""
+def _cluster_data(result: StudyResult, grades: dict[str, str]) -> list[dict]:
+    """One record per cluster: numbers, escaped text and encoded outline.
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var circlesIsochrones = {{ this.data_js }};
-        (function(map) {
-            var pane = map.createPane('circlesIsochrones');
-            pane.style.zIndex = 350;
-            pane.style.pointerEvents = 'none';
-            var current = null;
-            function clear() {
-                if (current) { map.removeLayer(current); current = null; }
-            }
-            window.circlesClearIsochrones = clear;
-            window.circlesShowIsochrones = function(id) {
-                clear();
-                if (!Object.prototype.hasOwnProperty.call(circlesIsochrones, id)) { return; }
-                var items = circlesIsochrones[id];
-                current = L.featureGroup();
-                items.forEach(function(it) {
-                    L.geoJSON(it.g, {
-                        pane: 'circlesIsochrones',
-                        interactive: false,
-                        style: {color: it.c, weight: 1.5, opacity: 0.9,
-                                fillColor: it.c, fillOpacity: 0.3}
-                    }).addTo(current);
-                });
-                current.addTo(map);
-            };
-            map.on('click', clear);
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, data: dict[str, list[dict]]):
-        super().__init__()
-        self._name = "CirclesIsochrones"
-        self.data_js = safe_json(data)
+    ``i`` id (for look-ups only, never shown), ``e`` escaped id, ``n`` escaped name, ``p``
+    population, ``u`` joined the walking network, ``s`` snap distance (m), ``k`` colour
+    class (-1 when not joined), ``r`` categories reached at the largest threshold, ``m``
+    indices of the missing categories, ``c`` counts per category and threshold (null for a
+    data gap), ``d`` nearest distance per category (m, null if none reachable), ``gr`` the
+    standard's grade (escaped) when scoring provided one, ``g`` outline.
+    """
+    clusters = result.clusters
+    if len(clusters) == 0:
+        return []
+    geoms = _to_wgs84(clusters, result.network.crs, SIMPLIFY_M)
+    used = tables.used_mask(clusters).to_numpy()
+    keys = list(result.categories)
+    gaps = tables.gap_keys(result)
+    out = []
+    for i, (_, row) in enumerate(clusters.iterrows()):
+        g = encode_polygons(geoms[i])
+        if g is None:
+            continue
+        cid = str(row.get("cluster_id"))
+        rec: dict[str, Any] = {
+            "i": cid,
+            "e": _e(cid),
+            "n": _e(row.get("name")),
+            "p": _num(row.get("population")),
+            "u": int(bool(used[i])),
+            "s": _num(row.get("snap_m")),
+            "g": g,
+        }
+        if used[i]:
+            missing = tables.missing_categories(result, row)
+            rec["k"] = _class_index(len(missing))
+            rec["r"] = len(tables.available_keys(result)) - len(missing)
+            rec["m"] = [keys.index(k) for k in missing]
+            rec["c"] = [
+                None
+                if k in gaps
+                else [
+                    max(tables.count_value(row, tables.count_column(k, t)), 0)
+                    for t in result.thresholds
+                ]
+                for k in keys
+            ]
+            rec["d"] = [
+                None if k in gaps else _num(row.get(tables.nearest_column(k))) for k in keys
+            ]
+        else:
+            rec["k"] = -1
+        if cid in grades:
+            rec["gr"] = grades[cid]
+        out.append(rec)
+    return out
 
 
 def _isochrone_data(result: StudyResult, colors: dict[float, str]) -> dict[str, list[dict]]:
+    """Walking areas by cluster id, largest first: ``{"t": metres, "c": colour, "g": …}``."""
     iso = result.isochrones
     if len(iso) == 0:
         return {}
-    geoms = _display_geometries(iso, result.network.crs)
+    geoms = _to_wgs84(iso, result.network.crs, ISO_SIMPLIFY_M)
     out: dict[str, list[dict]] = {}
     order = np.argsort(-iso["threshold_m"].astype(float).to_numpy(), kind="stable")
     for i in order:
-        g = geoms[i]
+        g = encode_polygons(geoms[i])
         if g is None:
             continue
         t = float(iso["threshold_m"].iloc[i])
@@ -334,77 +441,260 @@ def _isochrone_data(result: StudyResult, colors: dict[float, str]) -> dict[str, 
     return out
 
 
-def _cluster_features(
-    result: StudyResult,
-) -> tuple[list[dict], list[dict]]:
-    """Features of the clusters layer and of the blind-spots layer."""
-    clusters = result.clusters
-    geoms = _display_geometries(clusters, result.network.crs)
-    used = tables.used_mask(clusters).to_numpy()
-    features, blind = [], []
-    for i, (_, row) in enumerate(clusters.iterrows()):
-        g = geoms[i]
-        if g is None:
-            continue
-        if used[i]:
-            missing = tables.missing_categories(result, row)
-            color = _class_of(len(missing))[0]
-            style = {"color": "#4d4d4d", "weight": 1, "fillColor": color, "fillOpacity": 0.6}
-        else:
-            missing = []
-            style = {
-                "color": "#757575",
-                "weight": 1,
-                "dashArray": "4 3",
-                "fillColor": _UNUSED[0],
-                "fillOpacity": 0.5,
+def _meta(result: StudyResult, iso_colors: list[str], cat_colors: dict[str, str]) -> dict:
+    """Labels (escaped) and colours the browser needs to draw and to write popups."""
+    top = tables.largest(result)
+    gaps = tables.gap_keys(result)
+    snap = (result.summary.get("snap") or {}).get("max_distance_m")
+    return {
+        "cats": [
+            {"l": _e(c.label), "z": _e(c.zh), "c": cat_colors[k], "gap": int(k in gaps)}
+            for k, c in result.categories.items()
+        ],
+        "thr": [
+            {"z": _e(tables.label_zh(t)), "e": _e(tables.label_en(t)), "c": iso_colors[n]}
+            for n, t in enumerate(result.thresholds)
+        ],
+        "top": {"z": _e(tables.label_zh(top)), "e": _e(tables.label_en(top))},
+        "avail": len(tables.available_keys(result)),
+        "classes": [c[2] for c in _CLASSES],
+        "unused": _UNUSED[0],
+        "blind": _BLIND,
+        "snap": _e(f"{float(snap):g} m") if snap is not None else "",
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Browser code
+# ---------------------------------------------------------------------------------------
+
+# Joins only escaped strings (from Python) and numbers; never raw data.
+_JS = r"""
+function circlesDecode(g) {
+    return g.map(function(poly) {
+        return poly.map(function(r) {
+            var out = [], x = 0, y = 0;
+            for (var i = 0; i < r.length; i += 2) {
+                x += r[i]; y += r[i + 1];
+                out.push([y / 1e5, x / 1e5]);
             }
-        props = {
-            "cluster_id": str(row.get("cluster_id")),
-            "tip": _cluster_tip(result, row, bool(used[i])),
-            "popup": _cluster_popup(result, row, bool(used[i])),
-            "style": style,
+            return out;
+        });
+    });
+}
+function circlesFmt(v) {
+    if (v === null || v === undefined) { return '—'; }
+    return Math.round(v).toLocaleString('en-US');
+}
+function circlesTip(p, M) {
+    var name = p.n || p.e;
+    if (!p.u) {
+        return '<b>' + name + '</b><br>未接入步行网络 not connected to the walking network';
+    }
+    var s = '<b>' + name + '</b><br>' + M.top.z + '可达 ' + p.r + '/' + M.avail + ' 类 · ' +
+        p.r + '/' + M.avail + ' categories within ' + M.top.e;
+    if (p.gr) { s += '<br>等级 Grade: ' + p.gr; }
+    return s;
+}
+function circlesPopup(p, M) {
+    var name = p.n || '未命名小区 Unnamed area';
+    var h = ["<div class='cc-pop'><b>" + name + "</b> <span class='cc-id'>" + p.e + '</span>'];
+    if (p.p === null || p.p === undefined) {
+        h.push('<div>估计人口 Estimated residents: 未知 unknown</div>');
+    } else {
+        h.push('<div>估计人口 Estimated residents: 约 ' + circlesFmt(p.p) + ' 人 (about ' +
+               circlesFmt(p.p) + ')</div>');
+    }
+    if (!p.u) {
+        var lim = M.snap || 'the limit';
+        h.push("<div class='cc-warn'>未接入步行网络：离最近的可步行道路 " + circlesFmt(p.s) +
+               ' m，超过 ' + lim + '，未计入统计。<br>Not connected to the walking network: ' +
+               'the nearest walkable street is ' + circlesFmt(p.s) + ' m away (more than ' +
+               lim + '); not counted.</div></div>');
+        return h.join('');
+    }
+    if (p.gr) { h.push("<div class='cc-grade'>标准等级 Grade: <b>" + p.gr + '</b></div>'); }
+    h.push('<div>' + M.top.z + '步行可达 ' + p.r + '/' + M.avail + ' 类服务 · ' + p.r +
+           ' of ' + M.avail + ' service categories within ' + M.top.e + '</div>');
+    var missing = {};
+    p.m.forEach(function(k) { missing[k] = true; });
+    var t = ["<table class='cc-table'><tr><th>类别 Category</th>"];
+    M.thr.forEach(function(th) { t.push('<th>' + th.z + '</th>'); });
+    t.push('<th>最近 Nearest</th></tr>');
+    M.cats.forEach(function(cat, k) {
+        if (p.c[k] === null) {
+            t.push("<tr class='cc-gap'><td>" + cat.l + "</td><td colspan='" +
+                   (M.thr.length + 1) + "'>无数据 no data</td></tr>");
+            return;
         }
-        features.append({"type": "Feature", "geometry": g, "properties": props})
-        if used[i] and missing:
-            blind_style = {
-                "color": _BLIND,
-                "weight": 3,
-                "dashArray": "6 4",
-                "fill": False,
-                "opacity": 0.95,
+        var cells = p.c[k].map(function(n) {
+            return "<td class='" + (n === 0 ? 'cc-zero' : '') + "'>" + n + '</td>';
+        }).join('');
+        var near = p.d[k] === null ? '—' : circlesFmt(p.d[k]) + ' m';
+        if (missing[k]) {
+            t.push("<tr class='cc-miss'><td>✗ " + cat.l + '</td>' + cells + '<td>' + near +
+                   '</td></tr>');
+        } else {
+            t.push('<tr><td>' + cat.l + '</td>' + cells + '<td>' + near + '</td></tr>');
+        }
+    });
+    t.push('</table>');
+    h.push(t.join(''));
+    h.push("<div class='cc-note'>数字为步行范围内的设施数量；红色为缺少的服务。" +
+           'Numbers are services within walking distance; red rows are missing.</div></div>');
+    return h.join('');
+}
+L.Control.Fullscreen = L.Control.extend({
+    options: {position: 'topleft', title: '全屏 Full screen',
+              titleCancel: '退出全屏 Exit full screen'},
+    onAdd: function(map) {
+        var box = L.DomUtil.create('div', 'leaflet-bar leaflet-control cc-fullscreen');
+        var a = L.DomUtil.create('a', '', box), o = this.options;
+        a.href = '#';
+        a.setAttribute('role', 'button');
+        a.title = o.title;
+        a.setAttribute('aria-label', o.title);
+        a.innerHTML = '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">' +
+            '<path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5" fill="none" stroke="#333" ' +
+            'stroke-width="2"/></svg>';
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.on(a, 'click', function(e) {
+            L.DomEvent.preventDefault(e);
+            var doc = document, el = doc.documentElement;
+            if (doc.fullscreenElement) { doc.exitFullscreen(); }
+            else if (el.requestFullscreen) { el.requestFullscreen(); }
+        });
+        L.DomEvent.on(document, 'fullscreenchange', function() {
+            var on = !!document.fullscreenElement;
+            a.title = on ? o.titleCancel : o.title;
+            a.setAttribute('aria-label', a.title);
+            map.invalidateSize();
+        });
+        return box;
+    }
+});
+L.control.fullscreen = function(options) { return new L.Control.Fullscreen(options); };
+"""
+
+
+class _Layers(MacroElement):
+    """Draws every layer from the embedded data into the folium groups of the layer control."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <script>{{ this.code }}</script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        var circlesMeta = {{ this.meta_js }};
+        var circlesIsochrones = {{ this.iso_js }};
+        var circlesClusters = {{ this.clusters_js }};
+        var circlesServices = {{ this.services_js }};
+        (function(map, M, G) {
+            window.circlesMap = map;
+            var isoPane = map.createPane('circlesIsochrones');
+            isoPane.style.zIndex = 350;
+            isoPane.style.pointerEvents = 'none';
+            var isoRenderer = L.svg({pane: 'circlesIsochrones'});
+            var current = null;
+            function clear() {
+                if (current) { map.removeLayer(current); current = null; }
+                window.circlesShown = null;
             }
-            blind.append({"type": "Feature", "geometry": g, "properties": {"style": blind_style}})
-    return features, blind
+            window.circlesClearIsochrones = clear;
+            window.circlesShowIsochrones = function(id) {
+                clear();
+                if (!Object.prototype.hasOwnProperty.call(circlesIsochrones, id)) { return; }
+                current = L.featureGroup();
+                circlesIsochrones[id].forEach(function(it) {
+                    L.polygon(circlesDecode(it.g), {
+                        renderer: isoRenderer, pane: 'circlesIsochrones', interactive: false,
+                        color: it.c, weight: 1.5, opacity: 0.9, fillColor: it.c,
+                        fillOpacity: 0.3, className: 'cc-iso'
+                    }).addTo(current);
+                });
+                current.addTo(map);
+                window.circlesShown = id;
+            };
+            map.on('click', clear);
+            // popups open clear of the title panel and the layer control
+            function popupOptions(width) {
+                var title = document.querySelector('.cc-title');
+                var control = document.querySelector('.leaflet-control-layers');
+                var top = title ? title.getBoundingClientRect().bottom + 10 : 10;
+                var right = control ? control.offsetWidth + 20 : 10;
+                return {maxWidth: width, autoPanPaddingTopLeft: L.point(10, top),
+                        autoPanPaddingBottomRight: L.point(right, 10)};
+            }
+            window.circlesClusterLayers = {};
+            circlesClusters.forEach(function(p) {
+                var used = p.u === 1;
+                var style = used ?
+                    {color: '#4d4d4d', weight: 1, fillColor: M.classes[p.k], fillOpacity: 0.6} :
+                    {color: '#757575', weight: 1, dashArray: '4 3', fillColor: M.unused,
+                     fillOpacity: 0.5};
+                var shape = circlesDecode(p.g);
+                var layer = L.polygon(shape, style);
+                layer.bindTooltip(function() { return circlesTip(p, M); }, {sticky: true});
+                layer.bindPopup(function() { return circlesPopup(p, M); }, popupOptions(560));
+                layer.on('click', function(e) {
+                    L.DomEvent.stopPropagation(e);
+                    window.circlesShowIsochrones(p.i);
+                });
+                layer.on('mouseover', function() { layer.setStyle({weight: 3}); });
+                layer.on('mouseout', function() { layer.setStyle({weight: style.weight}); });
+                layer.addTo(G.clusters);
+                window.circlesClusterLayers[p.i] = layer;
+                if (used && p.m.length) {
+                    L.polygon(shape, {color: M.blind, weight: 3, dashArray: '6 4', fill: false,
+                                      opacity: 0.95, interactive: false}).addTo(G.blind);
+                }
+            });
+            M.cats.forEach(function(cat, k) {
+                var group = G.cats[k];
+                (circlesServices[k] || []).forEach(function(s) {
+                    var used = s[2] === 1;
+                    var marker = L.circleMarker([s[1] / 1e5, s[0] / 1e5], {
+                        radius: 6, color: used ? '#ffffff' : cat.c, weight: used ? 1 : 1.5,
+                        fillColor: cat.c, fillOpacity: used ? 0.9 : 0.2,
+                        bubblingMouseEvents: false
+                    });
+                    marker.bindTooltip(s[3]);
+                    marker.bindPopup(s[4], popupOptions(320));
+                    marker.addTo(group);
+                });
+            });
+            L.control.fullscreen().addTo(map);
+            window.circlesReady = true;
+        })({{ this._parent.get_name() }}, circlesMeta, {
+            clusters: {{ this.clusters_group }},
+            blind: {{ this.blind_group }},
+            cats: [{{ this.cat_groups }}]
+        });
+        {% endmacro %}
+        """
+    )
 
-
-def _service_features(result: StudyResult, key: str, color: str) -> list[dict]:
-    services = result.services
-    if len(services) == 0:
-        return []
-    mine = services[services["category"].astype(str) == key]
-    if len(mine) == 0:
-        return []
-    geoms = _display_geometries(mine, result.network.crs)
-    used = tables.used_mask(mine).to_numpy()
-    out = []
-    for i, (_, row) in enumerate(mine.iterrows()):
-        if geoms[i] is None:
-            continue
-        style = {
-            "color": "#ffffff" if used[i] else color,
-            "weight": 1 if used[i] else 1.5,
-            "fillColor": color,
-            "fillOpacity": 0.9 if used[i] else 0.2,
-        }
-        name = _e(row.get("name")) or "无名称 unnamed"
-        props = {"tip": name, "popup": _service_popup(result, row), "style": style}
-        out.append({"type": "Feature", "geometry": geoms[i], "properties": props})
-    return out
-
-
-def _collection(features: list[dict]) -> dict:
-    return {"type": "FeatureCollection", "features": features}
+    def __init__(
+        self,
+        meta: dict,
+        isochrones: dict,
+        clusters: list,
+        services: list,
+        clusters_group: str,
+        blind_group: str,
+        cat_groups: list[str],
+    ):
+        super().__init__()
+        self._name = "CirclesLayers"
+        self.code = _JS
+        self.meta_js = safe_json(meta)
+        self.iso_js = safe_json(isochrones)
+        self.clusters_js = safe_json(clusters)
+        self.services_js = safe_json(services)
+        self.clusters_group = clusters_group
+        self.blind_group = blind_group
+        self.cat_groups = ", ".join(cat_groups)
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,20 +703,30 @@ def _collection(features: list[dict]) -> dict:
 
 _CSS = """
 <style>
-.cc-panel { position: fixed; z-index: 1000; background: rgba(255,255,255,0.95);
+.cc-panel { position: fixed; z-index: 680; background: rgba(255,255,255,0.95);
   border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,0.35); padding: 8px 12px;
   font: 13px/1.45 "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", Arial, sans-serif;
   color: #222; }
-.cc-title { top: 10px; left: 56px; max-width: 460px; }
+.cc-title { top: 10px; left: 56px; max-width: 400px; }
 .cc-title h1 { font-size: 17px; margin: 0 0 4px 0; }
 .cc-title .cc-meta { color: #555; font-size: 12px; }
-.cc-legend { bottom: 36px; left: 10px; max-width: 330px; }
+.cc-legend { bottom: 58px; left: 10px; max-width: 330px; }
 .cc-legend h2 { font-size: 13px; margin: 0 0 4px 0; }
 .cc-legend .cc-row { display: flex; align-items: center; margin: 2px 0; }
 .cc-swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #666;
-  flex: none; }
-.cc-pop { font: 12px/1.4 "PingFang SC", "Microsoft YaHei", Arial, sans-serif; }
+  flex: none; display: inline-block; vertical-align: middle; }
+.cc-dot { width: 10px; height: 10px; border-radius: 50%; margin: 0 4px 0 2px;
+  display: inline-block; vertical-align: middle; border: 1px solid #fff;
+  box-shadow: 0 0 0 1px #999; }
+.leaflet-container { font-family: "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", Arial,
+  sans-serif; }
+.leaflet-control-layers { max-height: calc(100vh - 120px); overflow-y: auto; font-size: 12px;
+  max-width: 330px; }
+.leaflet-control-layers label { line-height: 1.3; margin: 2px 0; }
+.cc-pop { font: 12px/1.4 "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", Arial,
+  sans-serif; }
 .cc-pop .cc-id { color: #777; font-size: 11px; }
+.cc-grade { margin: 2px 0; }
 .cc-table { border-collapse: collapse; margin-top: 6px; }
 .cc-table th, .cc-table td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
 .cc-table th:first-child, .cc-table td:first-child { text-align: left; }
@@ -437,29 +737,34 @@ _CSS = """
 .cc-grey-tiles { filter: grayscale(1) brightness(1.12) contrast(0.8); }
 .cc-warn { color: #8a4b00; margin-top: 4px; }
 .cc-note { color: #666; font-size: 11px; margin-top: 4px; }
+.cc-fullscreen a { display: flex; align-items: center; justify-content: center; }
 @media (max-width: 700px) { .cc-legend { display: none; } .cc-title { max-width: 60%; } }
 </style>
 """
+
+
+def _source_text(result: StudyResult) -> str:
+    source = str(result.summary.get("source", "") or "")
+    if ("/" in source or "\\" in source) and "://" not in source:
+        source = source.replace("\\", "/").rsplit("/", 1)[-1]  # a local file: its name only
+    return _e(source)
 
 
 def _title_panel(result: StudyResult) -> str:
     summary = result.summary
     title = _e(summary.get("title") or result.study.display_title)
     generated = _e(summary.get("generated", ""))
-    source = str(summary.get("source", "") or "")
-    if ("/" in source or "\\" in source) and "://" not in source:
-        source = source.replace("\\", "/").rsplit("/", 1)[-1]  # a local file: its name only
-    source = _e(source)
-    meta = []
+    source = _source_text(result)
+    meta = [f"标准 Standard: {_standard_text(result)}"]
     if generated:
         meta.append(f"生成日期 Generated: {generated}")
     if source:
         meta.append(f"数据来源 Data source: {source}")
-    meta_html = " · ".join(meta)
+    meta_html = "".join(f"<div class='cc-meta'>{m}</div>" for m in meta)
     return (
         "<div class='cc-panel cc-title'>"
         f"<h1>{title}</h1>"
-        f"<div class='cc-meta'>{meta_html}</div>"
+        f"{meta_html}"
         "<div class='cc-meta'>地图数据 Map data: "
         "<a href='https://www.openstreetmap.org/copyright' target='_blank' rel='noopener'>"
         "© OpenStreetMap contributors</a> (ODbL 1.0)</div>"
@@ -469,16 +774,20 @@ def _title_panel(result: StudyResult) -> str:
     )
 
 
-def _legend(result: StudyResult, iso_colors: list[str]) -> str:
+def _legend(result: StudyResult, iso_colors: list[str], grades: dict[str, str]) -> str:
     top = tables.largest(result)
     avail = tables.available_keys(result)
+    n = len(avail)
     rows = [
-        f"<h2>{_e(tables.label_zh(top))}内步行可达的服务类别<br>"
-        f"Service categories within {_e(tables.label_en(top))} on foot</h2>"
+        f"<h2>小区颜色：{_e(tables.label_zh(top))}步行能到达几类日常服务<br>"
+        f"Colour of an area: how many kinds of daily service are within "
+        f"{_e(tables.label_en(top))} on foot</h2>"
     ]
     for low, _high, color, zh, en in _CLASSES:
-        if low > max(len(avail), 0) or (low > 0 and not avail):
+        if low > n or (low > 0 and not avail):
             continue
+        if low == 0:
+            zh, en = f"全部 {n} 类都能到达", f"all {n} kinds reachable"
         rows.append(
             f"<div class='cc-row'><span class='cc-swatch' style='background:{color}'></span>"
             f"{_e(zh)} · {_e(en)}</div>"
@@ -490,13 +799,21 @@ def _legend(result: StudyResult, iso_colors: list[str]) -> str:
     rows.append(
         f"<div class='cc-row'><span class='cc-swatch' style='background:none;"
         f"border:2px dashed {_BLIND}'></span>服务盲区（缺少至少一类服务）· "
-        "blind spot (misses at least one service)</div>"
+        "blind spot (misses at least one kind)</div>"
     )
+    if grades:
+        counts: dict[str, int] = {}
+        for g in grades.values():
+            counts[g] = counts.get(g, 0) + 1
+        shown = "、".join(f"{g} ({c})" for g, c in sorted(counts.items()))
+        rows.append(
+            f"<div class='cc-note'>标准等级（小区数）Grades by the standard (areas): {shown}</div>"
+        )
     parts = []
     for t, color in zip(result.thresholds, iso_colors, strict=True):
         parts.append(
-            f"<span class='cc-swatch' style='background:{color};opacity:0.7;"
-            f"display:inline-block'></span>{_e(tables.label_zh(t))}&nbsp; "
+            f"<span class='cc-swatch' style='background:{color};opacity:0.7'></span>"
+            f"{_e(tables.label_zh(t))}&nbsp; "
         )
     rows.append(
         "<div style='margin-top:4px'>点击小区显示步行范围 · Click an area for its walking "
@@ -513,12 +830,74 @@ def _legend(result: StudyResult, iso_colors: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Assets
+# ---------------------------------------------------------------------------------------
+
+
+def leaflet_dir() -> Path:
+    """Folder of Leaflet's files (leaflet.js, leaflet.css, images/) from xstatic-leaflet."""
+    try:
+        import xstatic.pkg.leaflet as xleaflet
+    except ImportError as e:  # pragma: no cover - a dependency of circles
+        raise RuntimeError(
+            "the xstatic-leaflet package is needed for a self-contained map: "
+            "pip install xstatic-leaflet"
+        ) from e
+    if xleaflet.VERSION != LEAFLET_VERSION:  # pragma: no cover - pinned in pyproject
+        raise RuntimeError(
+            f"xstatic-leaflet {xleaflet.VERSION} installed; circles needs {LEAFLET_VERSION}"
+        )
+    return Path(xleaflet.BASE_DIR)
+
+
+def _inline_js(text: str) -> str:
+    text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)
+    if re.search(r"</script|<!--", text, re.I):  # pragma: no cover - not in Leaflet 1.9.3
+        raise RuntimeError("a script to embed contains '</script' or '<!--'")
+    return text
+
+
+def _inline_css(text: str, base: Path) -> str:
+    def data_uri(match: re.Match) -> str:
+        ref = match.group(1).strip("'\"")
+        path = base / ref
+        if ref.startswith(("data:", "#", "http:", "https:")) or not path.is_file():
+            return match.group(0)
+        mime = "image/png" if ref.endswith(".png") else "image/svg+xml"
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"url(data:{mime};base64,{data})"
+
+    text = re.sub(r"/\*# sourceMappingURL=\S+ \*/", "", text)
+    text = re.sub(r"url\(([^)]+)\)", data_uri, text)
+    if re.search(r"</style", text, re.I):  # pragma: no cover
+        raise RuntimeError("a stylesheet to embed contains '</style'")
+    return text
+
+
+def _use_assets(m: folium.Map, self_contained: bool) -> None:
+    """Only Leaflet: linked from its CDN, or embedded from the xstatic-leaflet package."""
+    if not self_contained:
+        m.default_js = [("leaflet", LEAFLET_JS_URL)]
+        m.default_css = [("leaflet_css", LEAFLET_CSS_URL)]
+        return
+    m.default_js = []
+    m.default_css = []
+    base = leaflet_dir()
+    js = _inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
+    css = _inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
+    header = m.get_root().header
+    header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
+
+
+# ---------------------------------------------------------------------------------------
 # The map
 # ---------------------------------------------------------------------------------------
 
 
 def _bounds(result: StudyResult) -> list[list[float]] | None:
-    frames = [f for f in (result.clusters, result.services) if len(f)]
+    """The residential areas' extent (services far out of town would zoom the map out)."""
+    frames = [f for f in (result.clusters, result.services) if len(f)][:1]
     boxes = []
     for frame in frames:
         geoms = frame.geometry
@@ -535,13 +914,20 @@ def _bounds(result: StudyResult) -> list[list[float]] | None:
     return [[south, west], [north, east]]
 
 
-def _add_basemaps(m: folium.Map, carto_api_key: str | None) -> None:
+def _add_basemaps(m: folium.Map, basemap: str, carto_api_key: str | None) -> None:
     """OpenStreetMap, a light basemap, and none (a blank page that loads nothing).
 
-    CARTO Positron needs an API key since August 2026; without one the light basemap is
-    the OpenStreetMap tiles in grey (a CSS filter), which needs no key.
+    ``basemap`` is the one shown first. CARTO Positron needs an API key since August 2026;
+    without one the light basemap is the OpenStreetMap tiles in grey (a CSS filter).
+    GCJ-02 tiles (AMap/Gaode, Tencent) are left out on purpose: the data is WGS-84.
     """
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap 地图").add_to(m)
+    folium.TileLayer(
+        _OSM_TILES,
+        attr=_OSM_ATTR,
+        name="OpenStreetMap 地图",
+        max_zoom=19,
+        show=basemap == "osm",
+    ).add_to(m)
     if carto_api_key:
         folium.TileLayer(
             _CARTO_URL + quote(carto_api_key, safe=""),
@@ -549,26 +935,47 @@ def _add_basemaps(m: folium.Map, carto_api_key: str | None) -> None:
             name="浅色底图 Light (CARTO Positron)",
             subdomains="abcd",
             max_zoom=20,
-            show=False,
+            show=basemap == "light",
         ).add_to(m)
     else:
         folium.TileLayer(
-            "OpenStreetMap",
+            _OSM_TILES,
+            attr=_OSM_ATTR,
             name="浅色底图 Light (OpenStreetMap, grey)",
-            show=False,
+            max_zoom=19,
+            show=basemap == "light",
             class_name="cc-grey-tiles",
         ).add_to(m)
     folium.TileLayer(
-        _BLANK_TILE, attr="无底图 No basemap", name="无底图 No basemap", show=False
+        _BLANK_TILE,
+        attr="无底图 No basemap · data © OpenStreetMap contributors",
+        name="无底图 No basemap (offline)",
+        max_zoom=22,
+        show=basemap == "none",
     ).add_to(m)
 
 
-def build_map(result: StudyResult, *, carto_api_key: str | None = None) -> folium.Map:
+def _group_name(label: str, color: str | None = None, note: str = "") -> str:
+    """An escaped layer-control entry, with a colour dot for a service category."""
+    dot = f"<span class='cc-dot' style='background:{color}'></span>" if color else ""
+    return f"{dot}{escape(label)}{escape(note)}"
+
+
+def build_map(
+    result: StudyResult,
+    *,
+    carto_api_key: str | None = None,
+    self_contained: bool = False,
+    basemap: str = "osm",
+) -> folium.Map:
     """The folium map of a study result (see the module docstring).
 
     ``carto_api_key``: a CARTO basemaps key for the Positron light basemap; without it the
-    light basemap is OpenStreetMap in grey.
+    light basemap is OpenStreetMap in grey. ``self_contained``: embed Leaflet instead of
+    linking to its CDN. ``basemap``: ``osm``, ``light`` or ``none``, the one shown first.
     """
+    if basemap not in BASEMAPS:
+        raise ValueError(f"basemap must be one of {', '.join(BASEMAPS)}, not {basemap!r}")
     bounds = _bounds(result)
     if bounds is not None:
         center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
@@ -576,9 +983,11 @@ def build_map(result: StudyResult, *, carto_api_key: str | None = None) -> foliu
         center = [float(np.mean(result.network.lat)), float(np.mean(result.network.lon))]
     else:
         center = [0.0, 0.0]
-    m = folium.Map(location=center, zoom_start=15, tiles=None, control_scale=True)
-
-    _add_basemaps(m, carto_api_key)
+    m = folium.Map(
+        location=center, zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True
+    )
+    _use_assets(m, self_contained)
+    _add_basemaps(m, basemap, carto_api_key)
 
     root = m.get_root()
     title = _e(result.summary.get("title") or result.study.display_title)
@@ -587,57 +996,80 @@ def build_map(result: StudyResult, *, carto_api_key: str | None = None) -> foliu
     root.html.add_child(Element(_title_panel(result)))
 
     ordered = sorted(result.thresholds, key=lambda t: t.distance_m)
-    iso_colors = _iso_colors(len(ordered))
-    by_threshold = {float(t.distance_m): c for t, c in zip(ordered, iso_colors, strict=True)}
-    m.add_child(_Isochrones(_isochrone_data(result, by_threshold)))
+    iso_colors_sorted = _iso_colors(len(ordered))
+    by_threshold = {float(t.distance_m): c for t, c in zip(ordered, iso_colors_sorted, strict=True)}
+    iso_colors = [by_threshold[float(t.distance_m)] for t in result.thresholds]
+    cat_colors = category_colors(result)
+    grades = cluster_grades(result)
 
-    top = tables.largest(result)
-    features, blind = _cluster_features(result)
-    folium.GeoJson(
-        _collection(features),
-        name=escape(
-            f"小区（按{tables.label_zh(top)}可达服务着色）"
-            f"Residential areas by services within {tables.label_en(top)}"
-        ),
-        on_each_feature=_CLUSTER_JS,
+    clusters = _cluster_data(result, grades)
+    n_blind = sum(1 for c in clusters if c["u"] and c["m"])
+    clusters_group = folium.FeatureGroup(
+        name=_group_name(f"小区 Residential areas ({sum(1 for c in clusters if c['u'])})")
     ).add_to(m)
-    folium.GeoJson(
-        _collection(blind),
-        name=escape(f"服务盲区 Blind spots ({len(blind)})"),
-        interactive=False,
-    ).add_to(m)
+    blind_group = folium.FeatureGroup(name=_group_name(f"服务盲区 Blind spots ({n_blind})")).add_to(
+        m
+    )
 
     gaps = tables.gap_keys(result)
+    services = _service_data(result)
+    cat_groups = []
     for key, cat in result.categories.items():
-        feats = _service_features(result, key, cat.color)
-        name = f"{cat.label} · 无数据 no data" if key in gaps else f"{cat.label} ({len(feats)})"
-        group = folium.FeatureGroup(name=escape(name), show=key not in gaps)
-        if feats:
-            folium.GeoJson(
-                _collection(feats),
-                control=False,
-                marker=folium.CircleMarker(
-                    radius=6,
-                    color="#ffffff",
-                    weight=1,
-                    fill=True,
-                    fill_color=cat.color,
-                    fill_opacity=0.9,
-                    bubbling_mouse_events=False,
-                ),
-                on_each_feature=_SERVICE_JS,
-            ).add_to(group)
-        group.add_to(m)
-
-    root.html.add_child(Element(_legend(result, iso_colors)))
-    Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit").add_to(m)
+        note = " · 无数据 no data" if key in gaps else f" ({len(services[key])})"
+        group = folium.FeatureGroup(
+            name=_group_name(cat.label, cat_colors[key], note), show=key not in gaps
+        ).add_to(m)
+        cat_groups.append(group.get_name())
+    # before the layers' script, which reads the control's size to place popups
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(
+        _Layers(
+            _meta(result, iso_colors, cat_colors),
+            _isochrone_data(result, by_threshold),
+            clusters,
+            [services[k] for k in result.categories],
+            clusters_group.get_name(),
+            blind_group.get_name(),
+            cat_groups,
+        )
+    )
+    root.html.add_child(Element(_legend(result, iso_colors, grades)))
     if bounds is not None:
         m.fit_bounds(bounds, padding=(20, 20))
     return m
 
 
-def write_map(result: StudyResult, path: Path, *, carto_api_key: str | None = None) -> Path:
-    """Write map.html (a single page; Leaflet and the tiles load from the web)."""
-    build_map(result, carto_api_key=carto_api_key).save(str(path))
+def map_options(
+    result: StudyResult, self_contained: bool | None = None, basemap: str | None = None
+) -> tuple[bool, str]:
+    """The options given, else the study's ``map:`` settings, else CDN and OpenStreetMap."""
+    settings = getattr(result.study, "map", None)
+    if self_contained is None:
+        self_contained = bool(getattr(settings, "self_contained", False))
+    if basemap is None:
+        basemap = str(getattr(settings, "basemap", "osm"))
+    return self_contained, basemap
+
+
+def write_map(
+    result: StudyResult,
+    path: Path,
+    *,
+    carto_api_key: str | None = None,
+    self_contained: bool | None = None,
+    basemap: str | None = None,
+) -> Path:
+    """Write map.html, a single page (see :func:`build_map` for the options).
+
+    ``self_contained`` and ``basemap`` default to the study's ``map:`` settings.
+    """
+    self_contained, basemap = map_options(result, self_contained, basemap)
+    html_text = (
+        build_map(
+            result, carto_api_key=carto_api_key, self_contained=self_contained, basemap=basemap
+        )
+        .get_root()
+        .render()
+    )
+    Path(path).write_text(html_text, encoding="utf-8")
     return path

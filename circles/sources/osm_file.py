@@ -30,15 +30,20 @@ def _check_path(path: Path) -> None:
         raise InputError(f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}")
 
 
-def read_osm_file(path: str | Path) -> OsmExtract:
-    """Read walkable ways and candidate features from a local OSM file."""
+def read_osm_file(path: str | Path, buildings: bool = True) -> OsmExtract:
+    """Read walkable ways and candidate features from a local OSM file.
+
+    With ``buildings=False`` plain buildings (tagged with nothing but ``building``) are
+    skipped: services do not need them, only residences do, and they are most areas.
+    """
     path = Path(path)
     _check_path(path)
+    keys = FEATURE_KEYS if buildings else tuple(k for k in FEATURE_KEYS if k != "building")
     try:
-        return _read(path)
+        return _read(path, keys)
     except _UnsortedError:
         with tempfile.TemporaryDirectory(prefix="circles-") as tmp:
-            extract = _read(_sorted_copy(path, Path(tmp)))
+            extract = _read(_sorted_copy(path, Path(tmp)), keys)
         extract.source = str(path)
         return extract
 
@@ -47,7 +52,7 @@ class _UnsortedError(Exception):
     pass
 
 
-def _read(path: Path) -> OsmExtract:
+def _read(path: Path, keys: tuple[str, ...]) -> OsmExtract:
     way_ids: list[int] = []
     way_ptr: list[int] = [0]
     node_ids: list[int] = []
@@ -70,15 +75,17 @@ def _read(path: Path) -> OsmExtract:
     processor = (
         osmium.FileProcessor(str(path))
         .with_locations()
-        .with_areas(osmium.filter.KeyFilter(*FEATURE_KEYS))
-        .with_filter(osmium.filter.KeyFilter("highway", *FEATURE_KEYS))
+        # Areas first: multipolygons are built from untagged member ways, which a key
+        # filter before the area assembler would drop.
+        .with_areas(osmium.filter.KeyFilter(*keys))
+        .with_filter(osmium.filter.KeyFilter("highway", *keys))
     )
     try:
         for obj in processor:
             if obj.is_node():
                 tags = dict(obj.tags)
                 # Nodes pass the filter for their highway tag too (crossings, signals).
-                if obj.location.valid() and any(k in tags for k in FEATURE_KEYS):
+                if obj.location.valid() and any(k in tags for k in keys):
                     feats.append(("node", obj.id, tags, (obj.location.lon, obj.location.lat)))
             elif obj.is_way():
                 tags = dict(obj.tags)
@@ -95,7 +102,7 @@ def _read(path: Path) -> OsmExtract:
                 add_run(obj.id, run)
             elif obj.is_area():
                 tags = dict(obj.tags)
-                if "highway" in tags and not any(k in tags for k in FEATURE_KEYS):
+                if not any(k in tags for k in keys):
                     continue
                 try:
                     geom = wkb.create_multipolygon(obj)
