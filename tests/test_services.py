@@ -92,6 +92,8 @@ def test_vectorised_rules_agree_with_category_matches(shared_osm):
     got = find_services(feats, cats)
     for key, cat in cats.items():
         want = {i for i, t in enumerate(feats["tags"]) if cat.matches(t)}
-        ids = set(zip(feats["osm_type"].iloc[list(want)], feats["osm_id"].iloc[list(want)]))
+        ids = set(
+            zip(feats["osm_type"].iloc[list(want)], feats["osm_id"].iloc[list(want)], strict=True)
+        )
         mine = got[got["category"] == key]
-        assert set(zip(mine["osm_type"], mine["osm_id"])) == ids, key
+        assert set(zip(mine["osm_type"], mine["osm_id"], strict=True)) == ids, key

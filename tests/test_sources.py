@@ -375,6 +375,6 @@ def test_skipping_plain_buildings_keeps_every_other_feature():
     lean = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", buildings=False).features
     others = full[full["tags"].map(lambda t: any(k in t for k in FEATURE_KEYS if k != "building"))]
     assert len(lean) < len(full)
-    assert set(zip(others["osm_type"], others["osm_id"])) == set(
-        zip(lean["osm_type"], lean["osm_id"])
+    assert set(zip(others["osm_type"], others["osm_id"], strict=True)) == set(
+        zip(lean["osm_type"], lean["osm_id"], strict=True)
     )

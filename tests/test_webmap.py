@@ -1,0 +1,203 @@
+"""map.html without a browser: assets, basemaps, encoding, scores, options and escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Polygon, box
+from test_outputs import IMG_XSS, SCRIPT_XSS, make_result
+from typer.testing import CliRunner
+
+from circles._errors import ConfigError
+from circles.config import study_from_dict
+from circles.outputs import MAP_HTML, webmap, write_outputs
+from circles.services import Category
+
+GCJ02_HOSTS = ("autonavi", "amap.com", "gaode", "map.qq.com", "gtimg", "tencent")
+
+
+def _html(result=None, **kwargs) -> str:
+    return webmap.build_map(result or make_result(), **kwargs).get_root().render()
+
+
+def _data(html_text: str, name: str):
+    match = re.search(rf"var {name} = (.*?);\n", html_text)
+    assert match, name
+    return json.loads(match.group(1))
+
+
+def _decode(g):
+    out = []
+    for poly in g:
+        rings = []
+        for r in poly:
+            xy = np.cumsum(np.asarray(r, dtype=np.int64).reshape(-1, 2), axis=0) / webmap.SCALE
+            rings.append(xy)
+        out.append(rings)
+    return out
+
+
+def test_encode_polygons_round_trip_keeps_holes():
+    outer = box(118.0, 32.0, 118.01, 32.01)
+    hole = box(118.002, 32.002, 118.004, 32.004)
+    shape = Polygon(outer.exterior.coords, [hole.exterior.coords])
+    g = webmap.encode_polygons(shape)
+    assert len(g) == 1 and len(g[0]) == 2  # one polygon, outer ring and a hole
+    assert all(isinstance(v, int) for v in g[0][0])
+    (rings,) = _decode(g)
+    assert len(rings[0]) == 4  # closing point dropped
+    np.testing.assert_allclose(rings[0], np.asarray(outer.exterior.coords)[:-1], atol=1e-5)
+    np.testing.assert_allclose(rings[1], np.asarray(hole.exterior.coords)[:-1], atol=1e-5)
+    # a sliver that vanishes at 1e-5 degrees, and an empty polygon, give nothing
+    assert webmap.encode_polygons(box(118.0, 32.0, 118.000001, 32.000001)) is None
+    assert webmap.encode_polygons(Polygon()) is None
+
+
+def test_cdn_page_loads_only_leaflet():
+    text = _html()
+    srcs = re.findall(r'<script src="([^"]+)"', text)
+    css = re.findall(r'<link rel="stylesheet" href="([^"]+)"', text)
+    assert srcs == [webmap.LEAFLET_JS_URL]
+    assert css == [webmap.LEAFLET_CSS_URL]
+    for other in ("jquery", "bootstrap", "fontawesome", "awesome-markers"):
+        assert other not in text.lower()
+
+
+def test_self_contained_page_embeds_leaflet_from_the_package():
+    text = _html(self_contained=True)
+    assert "<script src=" not in text and 'rel="stylesheet"' not in text
+    assert "cdn.jsdelivr.net" not in text
+    leaflet_js = (webmap.leaflet_dir() / "leaflet.js").read_text(encoding="utf-8")
+    assert leaflet_js.splitlines()[2] in text  # the package's file, not a copy of ours
+    assert f"Leaflet {webmap.LEAFLET_VERSION}" in text
+    assert "url(images/" not in text and "url(data:image/png;base64," in text
+    assert "sourceMappingURL" not in text
+    # every <script> element opens and closes once: nothing embedded closes one early
+    assert text.count("<script") == text.count("</script>")
+
+
+@pytest.mark.parametrize("basemap", webmap.BASEMAPS)
+def test_basemaps(basemap):
+    text = _html(basemap=basemap)
+    assert text.count("L.tileLayer(") == 3
+    assert "tile.openstreetmap.org" in text and "data:image/png;base64" in text
+    for host in GCJ02_HOSTS:
+        assert host not in text.lower()
+    tiles = re.findall(r"var (tile_layer_\w+) = L\.tileLayer\(\s*\"([^\"]+)\"", text)
+    added = set(re.findall(r"(tile_layer_\w+)\.addTo\(", text))
+    shown = [url for name, url in tiles if name in added]
+    assert len(shown) == 1
+    assert shown[0].startswith("data:") == (basemap == "none")
+
+
+def test_unknown_basemap_is_refused():
+    with pytest.raises(ValueError, match="basemap"):
+        _html(basemap="amap")
+
+
+def test_cluster_records_and_isochrones_are_compact():
+    res = make_result()
+    text = _html(res)
+    clusters = _data(text, "circlesClusters")
+    assert [c["i"] for c in clusters] == ["R001", "R002", "R003", "R004"]
+    r1, r4 = clusters[0], clusters[3]
+    assert r1["u"] == 1 and r1["r"] == 3 and r1["m"] == [] and r1["k"] == 0
+    keys = list(res.categories)
+    assert r1["c"][keys.index("market")] == [1, 2, 2]
+    assert r1["c"][keys.index("elder_care")] is None  # a data gap, not zeros
+    assert r1["d"][keys.index("pharmacy")] == 420
+    assert r4["u"] == 0 and r4["k"] == -1 and "c" not in r4
+    r3 = clusters[2]  # misses markets and clinics within 1000 m
+    assert sorted(keys[k] for k in r3["m"]) == ["clinic", "market"]
+    iso = _data(text, "circlesIsochrones")
+    assert set(iso) == {"R001", "R002", "R003"}
+    ring = iso["R001"][0]["g"][0][0]
+    assert all(isinstance(v, int) for v in ring)
+    lon, lat = ring[0] / webmap.SCALE, ring[1] / webmap.SCALE
+    assert 118.7 < lon < 118.9 and 32.0 < lat < 32.1
+    meta = _data(text, "circlesMeta")
+    assert [c["gap"] for c in meta["cats"]] == [int(k == "elder_care") for k in keys]
+    services = _data(text, "circlesServices")
+    assert [len(s) for s in services] == [2, 1, 2, 0]  # market, pharmacy, clinic, elder care
+
+
+def test_title_shows_standard_date_and_source():
+    text = _html()
+    assert "GB 50180-2018" in text and "2024-05-01" in text and "synthetic.osm" in text
+    res = make_result()
+    res.thresholds[2].distance_m = 800.0
+    assert "Custom walking distances: 300/500/800 m" in _html(res)
+    res.summary["standard"] = {"key": "x", "title": "完整社区 Complete community"}
+    assert "完整社区 Complete community" in _html(res)
+
+
+def test_grades_shown_when_scoring_provides_them():
+    assert "gr" not in json.dumps(_data(_html(), "circlesClusters"))  # no scores: no grades
+    res = make_result()
+    res.clusters["grade"] = ["A", "<b>B</b>", "C", None]
+    text = _html(res)
+    clusters = _data(text, "circlesClusters")
+    assert [c.get("gr") for c in clusters] == ["A", "&lt;b&gt;B&lt;/b&gt;", "C", None]
+    assert "Grades by the standard" in text and "A (1)" in text
+    assert "<b>B</b>" not in text
+    res = make_result()
+    res.scores = pd.DataFrame({"cluster_id": ["R002"], "level": ["达标 meets"]})
+    assert webmap.cluster_grades(res) == {"R002": "达标 meets"}
+
+
+def test_similar_category_colours_are_made_distinct():
+    res = make_result()
+    res.categories["pharmacy"] = Category(key="pharmacy", zh="药", en="Ph", color="#2e7d33")
+    res.categories["clinic"] = Category(key="clinic", zh="医", en="Cl", color="not a colour")
+    colors = webmap.category_colors(res)
+    assert colors["market"] == "#2e7d32"  # the catalogue's colour when it stands out
+    values = list(colors.values())
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in values], dtype=float)
+    dist = np.linalg.norm(rgb[:, None] - rgb[None], axis=2) + np.eye(len(values)) * 1e3
+    assert dist.min() >= 60
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in values)
+
+
+def test_untrusted_text_never_reaches_the_page_raw():
+    res = make_result()
+    res.clusters.loc[2, "name"] = SCRIPT_XSS
+    res.summary["source"] = IMG_XSS
+    res.summary["standard"] = SCRIPT_XSS
+    res.clusters["grade"] = [IMG_XSS, SCRIPT_XSS, "A", "B"]
+    res.categories["clinic"] = Category(key="clinic", zh=SCRIPT_XSS, en=IMG_XSS, color="#123456")
+    for self_contained in (False, True):
+        text = _html(res, self_contained=self_contained)
+        assert IMG_XSS not in text and SCRIPT_XSS not in text
+        assert "onerror=alert(1)>" not in text and "<script>alert(1)" not in text
+        assert text.count("<script") == text.count("</script>")
+
+
+def test_study_map_settings_and_overrides(tmp_path):
+    res = make_result()
+    res.study = study_from_dict({"name": "t", "map": {"self_contained": True, "basemap": "none"}})
+    out = write_outputs(res, tmp_path / "a")
+    text = (out / MAP_HTML).read_text(encoding="utf-8")
+    assert "<script src=" not in text
+    out = write_outputs(res, tmp_path / "b", self_contained=False)
+    assert webmap.LEAFLET_JS_URL in (out / MAP_HTML).read_text(encoding="utf-8")
+    with pytest.raises(ConfigError, match="map.basemap"):
+        study_from_dict({"name": "t", "map": {"basemap": "gaode"}})
+
+
+def test_cli_self_contained_and_basemap(tmp_path):
+    from cli import app
+
+    out = tmp_path / "nj"
+    run = CliRunner().invoke(
+        app, ["run", "--self-contained", "--basemap", "light", "--out", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    text = (out / MAP_HTML).read_text(encoding="utf-8")
+    assert "<script src=" not in text and "cc-grey-tiles" in text
+    bad = CliRunner().invoke(app, ["run", "--basemap", "amap", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "map.basemap" in bad.output
+    assert not (tmp_path / "x").exists()
