@@ -84,6 +84,12 @@ def run(
     max_snap: Annotated[
         float | None, typer.Option(help="points farther from a street are not used (m)")
     ] = None,
+    categories: Annotated[
+        str | None, typer.Option(help="category keys, e.g. market,pharmacy (default: all)")
+    ] = None,
+    isochrone_method: Annotated[
+        str | None, typer.Option(help="network (faithful, default), convex or concave")
+    ] = None,
     origins: Annotated[
         str | None,
         typer.Option(help="origins: clusters (default), nodes (every street node) or grid"),
@@ -110,6 +116,13 @@ def run(
     basemap: Annotated[
         str | None,
         typer.Option(help="basemap shown first: osm (default), light, or none (offline)"),
+    ] = None,
+    standard: Annotated[
+        str | None,
+        typer.Option(
+            help="standard to score against: a built-in name (see `circles standards list`), "
+            "a standard .yaml, or none (default: the study's, gb50180-2018)"
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
 ) -> None:
@@ -156,6 +169,10 @@ def run(
             patch["residences"] = {**study.residences.model_dump(), "method": residences}
         if max_snap is not None:
             patch["snap"] = {"max_distance_m": max_snap}
+        if isochrone_method is not None:
+            patch["isochrones"] = {**study.isochrones.model_dump(), "method": isochrone_method}
+        if categories is not None:
+            patch["categories"] = [c.strip() for c in categories.split(",") if c.strip()]
         if origins is not None or k_nearest is not None:
             r = study.reach.model_dump()
             if origins is not None:
@@ -170,6 +187,15 @@ def run(
             if basemap is not None:
                 mp["basemap"] = basemap
             patch["map"] = mp
+        if standard is not None:
+            from circles.standards import is_path_like
+
+            if standard.lower() == "none":
+                patch["standard"] = None
+            else:
+                patch["standard"] = (
+                    str(Path(standard).resolve()) if is_path_like(standard) else standard
+                )
         if patch:
             study = study_from_dict({**study.model_dump(), **patch})
 
@@ -189,9 +215,12 @@ def run(
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
     if result.clusters is not None:
-        from circles.outputs.console import summary_table
+        from circles.outputs.console import indicator_table, summary_table
 
         out.print(summary_table(result))
+        indicators = indicator_table(result)
+        if indicators is not None:
+            out.print(indicators)
     else:
         n = result.summary["inputs"].get("origins", 0)
         out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
@@ -240,23 +269,85 @@ def cache_clear(
 
 @app.command()
 def categories() -> None:
-    """List the service categories and the OSM tags that find them."""
+    """List the service categories, the OSM tags that find them and their AMap codes."""
     from rich.table import Table
 
-    from circles.services import load_categories
+    from circles.services import load_catalogue
 
-    table = Table(title="Service categories 服务设施类别")
+    table = Table(
+        title="Service categories 服务设施类别",
+        caption="default: measured in every run; standard: only when a standard needs it",
+    )
     table.add_column("key")
     table.add_column("中文")
     table.add_column("English")
     table.add_column("OSM tag rules")
-    for c in load_categories().values():
+    table.add_column("AMap")
+    table.add_column("measured")
+    for c in load_catalogue().values():
         rules = "; ".join(
             " ".join(f"{k}={'|'.join(v) if isinstance(v, list) else v}" for k, v in r.items())
             for r in c.rules
         )
-        table.add_row(c.key, c.zh, c.en, rules)
+        amap = ", ".join(c.amap) or "—"
+        table.add_row(c.key, c.zh, c.en, rules, amap, "default" if c.default else "standard")
     out.print(table)
+
+
+standards_app = typer.Typer(
+    help="Planning standards to score against (GB 50180-2018 and others).", no_args_is_help=True
+)
+app.add_typer(standards_app, name="standards")
+
+
+@standards_app.command("list")
+def standards_list() -> None:
+    """List the built-in standards."""
+    from rich.table import Table
+
+    from circles.standards import builtin_names, load_standard
+
+    table = Table(title="Standards 标准 (use with --standard NAME, or standard: in a study)")
+    table.add_column("name")
+    table.add_column("title 标题")
+    table.add_column("document 文件")
+    table.add_column("levels 级别")
+    for name in builtin_names():
+        std = load_standard(name)
+        levels = ", ".join(f"{lv.key} {lv.distance_m:g} m" for lv in std.levels)
+        table.add_row(
+            name,
+            f"{std.title_zh}\n{std.title_en}",
+            f"{std.source['number']} ({std.source['year']})",
+            levels,
+        )
+    out.print(table)
+
+
+@standards_app.command("show")
+def standards_show(
+    name: Annotated[str, typer.Argument(help="a built-in standard, or the path of a .yaml")],
+) -> None:
+    """Show a standard: levels, required (●) and optional (○) items, distances, sources."""
+    from circles._errors import CirclesError
+    from circles.outputs.console import standard_tables
+    from circles.standards import load_standard
+
+    try:
+        std = load_standard(name)
+    except CirclesError as e:
+        _fail(str(e))
+    src = std.source
+    out.print(f"[bold]{std.title_zh} {std.title_en}[/] [dim]({std.key})[/]", highlight=False)
+    out.print(f"{src['document']} · {src['number']} · {src['year']}", highlight=False)
+    if src.get("issuer"):
+        out.print(f"[dim]{src['issuer']}[/]", highlight=False)
+    for clause in [*src.get("clauses", []), *src.get("related", [])]:
+        out.print(f"  · {clause}", highlight=False)
+    if std.extends:
+        out.print(f"[yellow]local variant of {', '.join(std.extends)}[/]", highlight=False)
+    for table in standard_tables(std):
+        out.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point

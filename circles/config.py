@@ -122,7 +122,20 @@ class Reach(_Model):
 
 
 class Isochrones(_Model):
+    method: Literal["network", "convex", "concave"] = Field(
+        "network", description="network: faithful to the streets; convex/concave: hulls"
+    )
     buffer_m: float = Field(25.0, gt=0, description="street frontage depth")
+    concave_ratio: float = Field(0.3, gt=0, le=1, description="shapely concave_hull ratio")
+
+
+class MapOptions(_Model):
+    """map.html: the basemap shown first, and whether Leaflet is embedded (no CDN needed)."""
+
+    basemap: Literal["osm", "light", "none"] = Field(
+        "osm", description="osm | light | none (a blank background for offline use)"
+    )
+    self_contained: bool = Field(False, description="embed Leaflet so the page needs no CDN")
 
 
 class Study(_Model):
@@ -138,16 +151,34 @@ class Study(_Model):
     snap: Snap = Field(default_factory=Snap)
     isochrones: Isochrones = Field(default_factory=Isochrones)
     reach: Reach = Field(default_factory=Reach)
+    map: MapOptions = Field(default_factory=MapOptions)
+    standard: str | None = Field(
+        "gb50180-2018",
+        description="standard to score against: a built-in name (circles standards list), "
+        "the path of a standard .yaml, or null for no scoring",
+    )
     output_dir: Path = Path("outputs")
+
+    @field_validator("standard")
+    @classmethod
+    def _known_standard(cls, v: str | None) -> str | None:
+        from circles.standards import builtin_names, is_path_like
+
+        if v is None or is_path_like(v) or v in builtin_names():
+            return v
+        raise ValueError(
+            f"unknown standard '{v}'; built-in: {', '.join(builtin_names())} "
+            "(or give the path of a .yaml file)"
+        )
 
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, v: list[str] | None) -> list[str] | None:
         if v is None:
             return v
-        from circles.services import load_categories
+        from circles.services import load_catalogue
 
-        known = load_categories()
+        known = load_catalogue()
         unknown = [c for c in v if c not in known]
         if unknown:
             raise ValueError(f"unknown categories {unknown}; known: {', '.join(known)}")
@@ -182,6 +213,10 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     study.source.polygon = fix(study.source.polygon)
     study.boundary = fix(study.boundary)
     study.output_dir = fix(study.output_dir)
+    from circles.standards import is_path_like
+
+    if study.standard is not None and is_path_like(study.standard):
+        study.standard = str(fix(Path(study.standard)))
     return study
 
 

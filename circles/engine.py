@@ -123,7 +123,7 @@ def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]
     return out, [node[bounds[i] : bounds[i + 1]] for i in range(len(point_sets))]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _heap_push(hd, hn, size, d, v):
     i = size
     hd[i] = d
@@ -138,7 +138,7 @@ def _heap_push(hd, hn, size, d, v):
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _heap_pop(hd, hn, size):
     d = hd[0]
     v = hn[0]
@@ -161,7 +161,7 @@ def _heap_pop(hd, hn, size):
     return d, v, size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ball(indptr, indices, weights, seeds, seed_d, limit, dist, done, touched, hd, hn):
     """Dijkstra from seeds with start distances, settling nodes within ``limit``.
 
@@ -382,8 +382,19 @@ def _nearest_kernel(
             touched = np.empty(n, dtype=np.int64)
             hd = np.empty(len(indices) + (b - a) + 1, dtype=np.float64)
             hn = np.empty(len(indices) + (b - a) + 1, dtype=np.int64)
-            _ball(indptr, indices, weights, seed_node[a:b], seed_d0[a:b], limit, dist, done,
-                  touched, hd, hn)
+            _ball(
+                indptr,
+                indices,
+                weights,
+                seed_node[a:b],
+                seed_d0[a:b],
+                limit,
+                dist,
+                done,
+                touched,
+                hd,
+                hn,
+            )
             for o in range(len(origin_node)):
                 d = dist[origin_node[o]] + origin_d1[o]
                 if d <= limit:
@@ -464,22 +475,58 @@ def reach(
         if len(services) <= n_o:
             # Search from services; targets are origins grouped by node.
             ptr, ids = _group_by_node(g.n_nodes, o_node)
-            args = (s_node, s_d, np.zeros_like(cat), cat, ptr, ids, o_d, np.arange(n_o),
-                    np.zeros(n_o, np.int64), False)
+            args = (
+                s_node,
+                s_d,
+                np.zeros_like(cat),
+                cat,
+                ptr,
+                ids,
+                o_d,
+                np.arange(n_o),
+                np.zeros(n_o, np.int64),
+                False,
+            )
         else:
             ptr, ids = _group_by_node(g.n_nodes, s_node)
-            args = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64), ptr, ids, s_d,
-                    np.zeros_like(cat), cat, True)
+            args = (
+                o_node,
+                o_d,
+                np.arange(n_o),
+                np.zeros(n_o, np.int64),
+                ptr,
+                ids,
+                s_d,
+                np.zeros_like(cat),
+                cat,
+                True,
+            )
         counts, score = _count_kernel(
-            indptr, indices, weights, *args, thr, decay_kind, decay_param, n_o,
-            n_categories, _CHUNKS,
+            indptr,
+            indices,
+            weights,
+            *args,
+            thr,
+            decay_kind,
+            decay_param,
+            n_o,
+            n_categories,
+            _CHUNKS,
         )
         order = np.argsort(cat, kind="stable")
         seed_ptr = np.zeros(n_categories + 1, dtype=np.int64)
         np.cumsum(np.bincount(cat, minlength=n_categories), out=seed_ptr[1:])
         near = _nearest_kernel(
-            indptr, indices, weights, seed_ptr, s_node[order], s_d[order], o_node, o_d,
-            int(k_nearest), float(nearest_limit_m),
+            indptr,
+            indices,
+            weights,
+            seed_ptr,
+            s_node[order],
+            s_d[order],
+            o_node,
+            o_d,
+            int(k_nearest),
+            float(nearest_limit_m),
         )
     finally:
         numba.set_num_threads(previous)

@@ -1,15 +1,22 @@
 """Walking isochrones: the streets reachable within a threshold, buffered and dissolved.
 
-An edge reachable within the budget is taken whole; a partly reachable edge is cut at the
-exact remaining distance from each reachable end (edges are straight segments). The
-pieces are buffered by the street-frontage depth and dissolved in one shapely call, so
-holes (blocks no street crosses) and separate parts are kept, and a smaller threshold's
-polygon lies inside a larger one's by construction.
+The faithful method (``network``, the default): an edge reachable within the budget is
+taken whole; a partly reachable edge is cut at the exact remaining distance from each
+reachable end (edges are straight segments). The pieces are merged into lines, buffered
+by the street-frontage depth and dissolved, so holes (blocks no street crosses) and
+separate parts are kept, and a smaller threshold's polygon lies inside a larger one's by
+construction. The origin's snap distance is walked first, as in the engine.
+
+``convex`` and ``concave`` are the usual shortcuts, kept for comparison: the convex or
+concave hull of the same reachable points, buffered by the same width.
 """
 
 from __future__ import annotations
 
-import geopandas as gpd
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
 import numpy as np
 import shapely
 
@@ -17,55 +24,100 @@ from circles.engine import ball
 from circles.network import WalkNetwork
 from circles.snap import Attachment
 
+if TYPE_CHECKING:
+    import geopandas as gpd
 
-def reach_pieces(
-    network: WalkNetwork, edge: int, offset: float, snap_m: float, budget: float
-) -> np.ndarray:
-    """Segments (k, 2, 2) reachable from a point attached at ``edge``/``offset``.
+METHODS: tuple[str, ...] = ("network", "convex", "concave")
 
-    The snap distance is walked first, so it comes off the budget.
-    """
-    r0 = budget - snap_m
-    if r0 <= 0:
-        return np.zeros((0, 2, 2))
-    u, v, length = network.edge_u[edge], network.edge_v[edge], network.edge_len[edge]
-    seeds = np.array([u, v])
-    seed_d = np.array([snap_m + offset, snap_m + length - offset])
-    nodes, dist = ball(network.indptr, network.indices, network.weights, seeds, seed_d, budget)
-    # Every CSR entry leaving a reached node: a piece from it towards the neighbour.
-    x, y = network.x, network.y
-    deg = network.indptr[nodes + 1] - network.indptr[nodes]
-    first = np.cumsum(deg) - deg
-    j = np.repeat(network.indptr[nodes], deg) + (np.arange(deg.sum()) - np.repeat(first, deg))
-    a = np.repeat(nodes, deg)
-    b = network.indices[j]
-    frac = np.minimum(1.0, (budget - np.repeat(dist, deg)) / np.maximum(network.weights[j], 1e-12))
-    # A piece is redundant when the opposite end reaches the whole edge; an edge whole
-    # from both ends is kept once.
-    d_full = np.full(network.n_nodes, np.inf)
-    d_full[nodes] = dist
-    w = network.weights[j]
-    reverse_whole = budget - d_full[b] >= w
-    keep = ~reverse_whole | ((frac >= 1.0) & (a < b))
-    a, b, frac = a[keep], b[keep], frac[keep]
-    ax, ay = x[a], y[a]
-    pieces = [
-        np.stack(
+
+class Reached:
+    """Network distances from one attached point to the nodes within a budget."""
+
+    def __init__(
+        self, network: WalkNetwork, edge: int, offset: float, snap_m: float, budget: float
+    ) -> None:
+        self.network = network
+        self.edge, self.offset, self.snap_m = edge, offset, snap_m
+        u, v, length = network.edge_u[edge], network.edge_v[edge], network.edge_len[edge]
+        seeds = np.array([u, v])
+        seed_d = np.array([snap_m + offset, snap_m + length - offset])
+        self.nodes, self.dist = ball(
+            network.indptr, network.indices, network.weights, seeds, seed_d, budget
+        )
+        # Every CSR entry leaving a reached node: a possible piece towards the neighbour.
+        net = network
+        deg = net.indptr[self.nodes + 1] - net.indptr[self.nodes]
+        first = np.cumsum(deg) - deg
+        j = np.repeat(net.indptr[self.nodes], deg) + (np.arange(deg.sum()) - np.repeat(first, deg))
+        self.a = np.repeat(self.nodes, deg)
+        self.b = net.indices[j]
+        self.w = net.weights[j]
+        self.da = np.repeat(self.dist, deg)
+        d_full = np.full(net.n_nodes, np.inf)
+        d_full[self.nodes] = self.dist
+        self.db = d_full[self.b]
+
+    def pieces(self, budget: float) -> np.ndarray:
+        """Segments (k, 2, 2) reachable within ``budget`` (not above the search budget)."""
+        net = self.network
+        if budget - self.snap_m <= 0:
+            return np.zeros((0, 2, 2))
+        live = self.da <= budget
+        a, b, w, da, db = self.a[live], self.b[live], self.w[live], self.da[live], self.db[live]
+        frac = np.minimum(1.0, (budget - da) / np.maximum(w, 1e-12))
+        # A piece is redundant when the opposite end reaches the whole edge; an edge
+        # whole from both ends is kept once.
+        reverse_whole = budget - db >= w
+        keep = ~reverse_whole | ((frac >= 1.0) & (a < b))
+        a, b, frac = a[keep], b[keep], frac[keep]
+        x, y = net.x, net.y
+        ax, ay = x[a], y[a]
+        from_nodes = np.stack(
             [
                 np.column_stack([ax, ay]),
                 np.column_stack([ax + frac * (x[b] - ax), ay + frac * (y[b] - ay)]),
             ],
             axis=1,
         )
-    ]
-    # The origin's own edge, from the attachment point both ways.
-    t = offset / length if length > 0 else 0.0
-    px, py = x[u] + t * (x[v] - x[u]), y[u] + t * (y[v] - y[u])
-    for end, room in ((u, offset), (v, length - offset)):
-        f = min(r0, room) / room if room > 0 else 0.0
-        ex, ey = px + f * (x[end] - px), py + f * (y[end] - py)
-        pieces.append(np.array([[[px, py], [ex, ey]]]))
-    return np.concatenate(pieces)
+        return np.concatenate([from_nodes, self._own_edge(budget)])
+
+    def _own_edge(self, budget: float) -> np.ndarray:
+        """The origin's own edge, walked from the attachment point both ways."""
+        net = self.network
+        u, v = net.edge_u[self.edge], net.edge_v[self.edge]
+        length = net.edge_len[self.edge]
+        x, y = net.x, net.y
+        r0 = budget - self.snap_m
+        t = self.offset / length if length > 0 else 0.0
+        px, py = x[u] + t * (x[v] - x[u]), y[u] + t * (y[v] - y[u])
+        out = []
+        for end, room in ((u, self.offset), (v, length - self.offset)):
+            f = min(r0, room) / room if room > 0 else 0.0
+            out.append([[px, py], [px + f * (x[end] - px), py + f * (y[end] - py)]])
+        return np.asarray(out, dtype=np.float64)
+
+
+def polygon(
+    segments: np.ndarray, buffer_m: float, method: str = "network", concave_ratio: float = 0.3
+) -> shapely.Geometry:
+    """The isochrone polygon of reachable segments by one of METHODS."""
+    if len(segments) == 0:
+        return shapely.Polygon()
+    if method == "network":
+        # Merging pieces into lines first leaves a quarter of the geometries to buffer;
+        # buffering each and dissolving is several times faster than one big buffer.
+        lines = shapely.get_parts(
+            shapely.line_merge(shapely.multilinestrings(shapely.linestrings(segments)))
+        )
+        return shapely.make_valid(shapely.union_all(shapely.buffer(lines, buffer_m)))
+    points = shapely.multipoints(segments.reshape(-1, 2))
+    if method == "convex":
+        hull = shapely.convex_hull(points)
+    elif method == "concave":
+        hull = shapely.concave_hull(points, ratio=concave_ratio)
+    else:
+        raise ValueError(f"isochrone method must be one of {', '.join(METHODS)}, not {method!r}")
+    return shapely.buffer(hull, buffer_m)
 
 
 def isochrone_polygons(
@@ -73,28 +125,46 @@ def isochrone_polygons(
     attachment: Attachment,
     thresholds: list[float],
     buffer_m: float,
+    method: str = "network",
+    concave_ratio: float = 0.3,
+    workers: int | None = None,
 ) -> list[list[shapely.Geometry]]:
-    """For each attached point, one polygon per threshold (empty when not used)."""
-    out = []
-    for i in range(len(attachment)):
+    """For each attached point, one polygon per threshold (empty when not used).
+
+    One search per point at the largest threshold serves every threshold. Points run on
+    a thread pool: the search (numba) and shapely's operations release the GIL.
+    """
+    if method not in METHODS:
+        raise ValueError(f"isochrone method must be one of {', '.join(METHODS)}, not {method!r}")
+    budget = max(thresholds)
+    order = sorted(thresholds)
+
+    def one(i: int) -> list[shapely.Geometry]:
         if not attachment.used[i]:
-            out.append([shapely.Polygon() for _ in thresholds])
-            continue
-        row = []
-        for t in thresholds:
-            seg = reach_pieces(
-                network,
-                int(attachment.edge[i]),
-                float(attachment.offset[i]),
-                float(attachment.snap_m[i]),
-                t,
-            )
-            # Buffering each piece and dissolving is several times faster than buffering
-            # one MultiLineString, and gives the same polygon.
-            pieces = shapely.buffer(shapely.linestrings(seg), buffer_m)
-            row.append(shapely.make_valid(shapely.union_all(pieces)))
-        out.append(row)
-    return out
+            return [shapely.Polygon() for _ in thresholds]
+        reached = Reached(
+            network,
+            int(attachment.edge[i]),
+            float(attachment.offset[i]),
+            float(attachment.snap_m[i]),
+            budget,
+        )
+        polys = [polygon(reached.pieces(t), buffer_m, method, concave_ratio) for t in order]
+        if method == "network":
+            # The pieces of a smaller threshold lie on those of a larger one, but buffers of
+            # differently merged lines differ in the last digits at their joints: a union
+            # makes each polygon contain the smaller ones exactly.
+            for k in range(1, len(polys)):
+                polys[k] = shapely.union(polys[k], polys[k - 1])
+        by_threshold = dict(zip(order, polys, strict=True))
+        return [by_threshold[t] for t in thresholds]
+
+    n = len(attachment)
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers == 1 or n < 4:
+        return [one(i) for i in range(n)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, range(n)))
 
 
 def isochrones_frame(
@@ -104,7 +174,13 @@ def isochrones_frame(
     crs,
     method: str = "network",
 ) -> gpd.GeoDataFrame:
-    """Long table: one row per cluster and threshold, with area and circle share."""
+    """Long table: one row per cluster and threshold, with its area and circle share.
+
+    ``circle_share`` is the area over that of the circle of the threshold's radius: a
+    rough measure of how permeable the street pattern is.
+    """
+    import geopandas as gpd
+
     rows = [
         (cid, t, geom)
         for cid, row in zip(cluster_ids, polygons, strict=True)

@@ -353,15 +353,18 @@ def run(
         with timed("scoring", "对照标准评分 Scoring against the standard"):
             found = {k: int((s_att.used & (svc["category"] == k)).sum()) for k in keys}
             scores = scoring.score(clusters, standard, gaps, found)
-            for col in scores.table.columns:  # std_* columns: in the CSV and GeoPackage too
-                clusters[col] = scores.table[col].array
+            # The std_* columns join the cluster table (so the CSV and GeoPackage hold them).
+            clusters = scores.clusters = scoring.with_columns(clusters, scores.table)
             warnings.extend(scores.warnings)
 
     if want_clusters and not tables_only:
         with timed("isochrones", "生成等时圈 Drawing isochrones"):
-            polys = isochrone_polygons(network, c_att, dists, study.isochrones.buffer_m)
+            iso = study.isochrones
+            polys = isochrone_polygons(
+                network, c_att, dists, iso.buffer_m, iso.method, iso.concave_ratio
+            )
             isochrones = isochrones_frame(
-                clusters["cluster_id"].tolist(), polys, dists, network.crs
+                clusters["cluster_id"].tolist(), polys, dists, network.crs, iso.method
             )
 
     for k in gaps:
@@ -372,7 +375,7 @@ def run(
     summary = _summary(
         study, prepared, clusters, reach_table, keys, thresholds, gaps, warnings, timings
     )
-    summary["standard"] = standard.key if standard is not None else None
+    summary["standard"] = standard.describe() if standard is not None else None
     if scores is not None:
         summary["scoring"] = scores.summary()
     return StudyResult(
@@ -502,20 +505,28 @@ def _pick_categories(study: Study, standard=None) -> dict[str, Category]:
 
 def _add_reach_columns(clusters, used, res, keys, thresholds, gaps) -> None:
     """Reach columns on the cluster table; -1 / NaN for clusters that were not snapped."""
+    import warnings
+
+    import pandas as pd
+
     n = len(clusters)
-    for name, values in reach_columns(res, keys, thresholds, gaps).items():
-        col = np.full(n, -1, dtype=np.int64) if values.dtype.kind == "i" else np.full(n, np.nan)
-        col[used] = values
-        clusters[name] = col
-    with_data = [i for i, k in enumerate(keys) if k not in gaps]
-    for ti, t in enumerate(thresholds):
-        reached = np.zeros(n, dtype=np.int64)
-        reached[used] = (res.counts[:, :, ti] > 0).sum(axis=1)
-        clusters[f"reached_{t.column}"] = reached
-        share = np.full(n, np.nan)
-        if with_data:
-            share[used] = (res.counts[:, with_data, ti] > 0).sum(axis=1) / len(with_data)
-        clusters[f"share_reached_{t.column}"] = share
+    with warnings.catch_warnings():
+        # Columns are added in place, one per category and threshold: with a standard's
+        # thirty-odd categories pandas warns about fragmentation, harmlessly here.
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        for name, values in reach_columns(res, keys, thresholds, gaps).items():
+            col = np.full(n, -1, dtype=np.int64) if values.dtype.kind == "i" else np.full(n, np.nan)
+            col[used] = values
+            clusters[name] = col
+        with_data = [i for i, k in enumerate(keys) if k not in gaps]
+        for ti, t in enumerate(thresholds):
+            reached = np.zeros(n, dtype=np.int64)
+            reached[used] = (res.counts[:, :, ti] > 0).sum(axis=1)
+            clusters[f"reached_{t.column}"] = reached
+            share = np.full(n, np.nan)
+            if with_data:
+                share[used] = (res.counts[:, with_data, ti] > 0).sum(axis=1) / len(with_data)
+            clusters[f"share_reached_{t.column}"] = share
 
 
 def _coverage(table: dict, used: np.ndarray, keys, thresholds, gaps) -> dict:

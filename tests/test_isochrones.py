@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import shapely
 
 from circles.isochrones import isochrone_polygons, isochrones_frame
@@ -105,3 +106,41 @@ def test_isochrone_contains_reachable_services(nanjing_result):
             assert inside >= cl[f"{cat}_1000m"]
             checked += 1
     assert checked > 10
+
+
+def test_the_inner_qinhuai_river_is_not_jumped(nanjing_result):
+    """A hidden obstacle on the bundled district: the Inner Qinhuai River (内秦淮河中段,
+    OSM way 62381498). Node 1157142194 lies 49 m from node 1068742501 across the water,
+    but the walk round by the nearest bridge is 852 m: an 800 m isochrone must stop at
+    the bank, where a convex hull jumps across."""
+    import networkx as nx
+
+    from circles.snap import attach_to_nodes
+
+    net = nanjing_result.network
+    here = int(np.flatnonzero(net.osm_id == 1068742501)[0])
+    there = int(np.flatnonzero(net.osm_id == 1157142194)[0])
+    straight = math.hypot(net.x[here] - net.x[there], net.y[here] - net.y[there])
+    walk = nx.shortest_path_length(net.to_networkx(), here, there, weight="length")
+    assert straight < 50 and 840 < walk < 860  # checked independently of the isochrones
+    far_bank = shapely.Point(net.x[there], net.y[there])
+    att = attach_to_nodes(net, np.array([here]))
+    [[faithful]] = isochrone_polygons(net, att, [800.0], 25.0, method="network")
+    [[convex]] = isochrone_polygons(net, att, [800.0], 25.0, method="convex")
+    assert not faithful.contains(far_bank)
+    assert faithful.distance(far_bank) > 10  # the frontage on this bank stops short of it
+    assert convex.contains(far_bank)  # the shortcut jumps the river
+    assert convex.area > 2 * faithful.area
+
+
+def test_methods_by_hand_on_a_straight_street():
+    x = np.arange(11) * 100.0
+    net = from_arrays(x, np.zeros(11), np.arange(10), np.arange(1, 11))
+    west = int(np.flatnonzero(net.edge_u == 0)[0])
+    for method in ("network", "convex", "concave"):
+        [[poly]] = isochrone_polygons(net, _attach_at(west, 0.0), [300.0], 25.0, method=method)
+        assert shapely.is_valid(poly)
+        # All three agree on a single street: 300 m of street, 25 m either side.
+        assert abs(poly.bounds[2] - 325.0) < 0.5 and abs(poly.bounds[0] + 25.0) < 0.5
+    with pytest.raises(ValueError, match="method"):
+        isochrone_polygons(net, _attach_at(west, 0.0), [300.0], 25.0, method="hull")
