@@ -1,0 +1,129 @@
+"""The cache of parsed networks: hits, and never a stale result after a change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from circles import pipeline
+from circles.config import study_from_dict
+from cli import app
+from tests_support import BUNDLED
+
+
+def _study(osm, **extra):
+    return study_from_dict(
+        {"name": "c", "source": {"osm": str(osm)}, "reach": {"origins": "nodes"}, **extra}
+    )
+
+
+@pytest.fixture
+def osm_copy(tmp_path):
+    path = tmp_path / "district.osm"
+    path.write_bytes(BUNDLED.read_bytes())
+    return path
+
+
+def test_second_run_comes_from_the_cache_and_is_identical(tmp_path, osm_copy):
+    cache = tmp_path / "cache"
+    first = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    second = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    assert not first.summary["from_cache"] and second.summary["from_cache"]
+    assert "load" in second.summary["timings_s"] and "network" not in second.summary["timings_s"]
+    for key, values in first.reach.items():
+        np.testing.assert_array_equal(values, second.reach[key], err_msg=key)
+
+
+def test_a_changed_file_is_never_served_from_the_cache(tmp_path, osm_copy):
+    cache = tmp_path / "cache"
+    before = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    # Retag the pharmacies as banks (the ones named 药房 still count by their name).
+    text = osm_copy.read_text(encoding="utf-8")
+    assert 'v="pharmacy"' in text
+    osm_copy.write_text(text.replace('v="pharmacy"', 'v="bank"'), encoding="utf-8")
+    after = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    assert not after.summary["from_cache"]
+    per_cat = "services_per_category"
+    assert (
+        after.summary["inputs"][per_cat]["pharmacy"] < before.summary["inputs"][per_cat]["pharmacy"]
+    )
+    assert after.reach["pharmacy_1000m"].sum() < before.reach["pharmacy_1000m"].sum()
+
+
+def test_changed_settings_are_a_different_entry(tmp_path, osm_copy):
+    cache = tmp_path / "cache"
+    pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    tight = pipeline.run(
+        _study(osm_copy, snap={"max_distance_m": 5}), tables_only=True, cache_dir=cache
+    )
+    assert not tight.summary["from_cache"]
+    assert tight.summary["snap"]["services_unsnapped"] > 0
+    fewer = pipeline.run(
+        _study(osm_copy, categories=["pharmacy"]), tables_only=True, cache_dir=cache
+    )
+    assert not fewer.summary["from_cache"]
+    assert len(list(cache.glob("prepared-*.npz"))) == 3
+
+
+def test_a_broken_entry_is_a_miss(tmp_path, osm_copy):
+    cache = tmp_path / "cache"
+    pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    [entry] = cache.glob("prepared-*.npz")
+    entry.write_bytes(b"not an npz")
+    again = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    assert not again.summary["from_cache"]
+
+
+def test_cli_nodes_tables_only_and_cache_commands(tmp_path, osm_copy):
+    runner = CliRunner()
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    args = [
+        "run",
+        "--osm",
+        str(osm_copy),
+        "--origins",
+        "nodes",
+        "--tables-only",
+        "--cache-dir",
+        str(cache),
+        "--out",
+        str(out),
+        "--k-nearest",
+        "2",
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["reach.parquet", "summary.json"]
+    table = pq.read_table(out / "reach.parquet")
+    names = table.column_names
+    assert names[:3] == ["origin_id", "lon", "lat"]
+    assert {"pharmacy_300m", "pharmacy_1000m", "pharmacy_nearest_m", "pharmacy_nearest2_m"} <= set(
+        names
+    )
+    lon = table.column("lon").to_numpy()
+    lat = table.column("lat").to_numpy()
+    assert (118.7 < lon).all() and (lon < 118.9).all() and (31.9 < lat).all() and (lat < 32.2).all()
+    # Elder care is a data gap here: its nearest distance is null, never a huge number.
+    assert table.column("elder_care_nearest_m").null_count == table.num_rows
+    info = runner.invoke(app, ["cache", "info", "--cache-dir", str(cache)])
+    assert info.exit_code == 0 and "1 entries" in " ".join(info.output.split())
+    cleared = runner.invoke(app, ["cache", "clear", "--cache-dir", str(cache)])
+    assert cleared.exit_code == 0 and "Removed 1 " in " ".join(cleared.output.split())
+    assert not list(cache.glob("prepared-*.npz"))
+
+
+def test_grid_origins(tmp_path):
+    study = study_from_dict(
+        {
+            "name": "g",
+            "source": {"osm": str(BUNDLED)},
+            "reach": {"origins": "grid", "grid_spacing_m": 200},
+        }
+    )
+    res = pipeline.run(study, tables_only=True)
+    n = len(res.reach["origin_id"])
+    assert 50 < n < 2000
+    assert (res.reach["snap_m"] <= 300).all()
+    assert res.summary["coverage_origins"]["market"]["1000m"] > 0
