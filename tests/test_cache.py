@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from tests_support import BUNDLED
 from typer.testing import CliRunner
 
 from circles import pipeline
 from circles.config import study_from_dict
 from cli import app
-from tests_support import BUNDLED
 
 
 def _study(osm, **extra):
@@ -104,7 +104,7 @@ def test_cli_nodes_tables_only_and_cache_commands(tmp_path, osm_copy):
     )
     lon = table.column("lon").to_numpy()
     lat = table.column("lat").to_numpy()
-    assert (118.7 < lon).all() and (lon < 118.9).all() and (31.9 < lat).all() and (lat < 32.2).all()
+    assert (lon > 118.7).all() and (lon < 118.9).all() and (lat > 31.9).all() and (lat < 32.2).all()
     # Elder care is a data gap here: its nearest distance is null, never a huge number.
     assert table.column("elder_care_nearest_m").null_count == table.num_rows
     info = runner.invoke(app, ["cache", "info", "--cache-dir", str(cache)])
