@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup browser run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,20 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/circles run
 
-test: setup
+# tests/test_map_browser.py drives Debian's chromium; screenshots need CJK fonts. As root,
+# install them when missing (otherwise the test skips, and fails under CI=true).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and fonts-noto-cjk (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "chromium or fonts-noto-cjk missing and not root: the browser test will skip"; \
+	  fi; \
+	fi
+
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup
@@ -27,6 +40,15 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# benchmarks/RESULTS.md: our engine against pandana and cityseer, end to end, scale.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) outputs/*/ .pytest_cache

@@ -308,10 +308,10 @@ def standards_list() -> None:
     from circles.standards import builtin_names, load_standard
 
     table = Table(title="Standards 标准 (use with --standard NAME, or standard: in a study)")
-    table.add_column("name")
-    table.add_column("title 标题")
-    table.add_column("document 文件")
-    table.add_column("levels 级别")
+    table.add_column("name", no_wrap=True)
+    table.add_column("title 标题", overflow="fold")
+    table.add_column("document 文件", overflow="fold")
+    table.add_column("levels 级别", overflow="fold")
     for name in builtin_names():
         std = load_standard(name)
         levels = ", ".join(f"{lv.key} {lv.distance_m:g} m" for lv in std.levels)

@@ -13,6 +13,8 @@ Files (fixed names; no path is ever built from data, OSM names are untrusted):
   point inside each cluster; UTF-8 with a BOM so Excel shows Chinese names correctly.
 - ``summary.json``: ``result.summary`` (UTF-8, Chinese kept readable, NaN as null).
 - ``report.md``: the bilingual report (see :mod:`circles.outputs.report`).
+- ``report.html``: the same report as one self-contained page with its charts, which opens
+  offline (see :mod:`circles.outputs.report_html`).
 - ``reach.parquet``: one row per origin (clusters, every node or grid points): origin_id,
   lon, lat (WGS-84) and the reach columns. A ``--tables-only`` run writes only this file
   and ``summary.json``.
@@ -35,6 +37,7 @@ GEOPACKAGE = "clusters.gpkg"
 CLUSTERS_CSV = "clusters.csv"
 SUMMARY_JSON = "summary.json"
 REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
 REACH_PARQUET = "reach.parquet"
 OUTPUT_FILES: tuple[str, ...] = (
     MAP_HTML,
@@ -42,6 +45,7 @@ OUTPUT_FILES: tuple[str, ...] = (
     CLUSTERS_CSV,
     SUMMARY_JSON,
     REPORT_MD,
+    REPORT_HTML,
     REACH_PARQUET,
 )
 
@@ -51,6 +55,7 @@ __all__ = [
     "MAP_HTML",
     "OUTPUT_FILES",
     "REACH_PARQUET",
+    "REPORT_HTML",
     "REPORT_MD",
     "SUMMARY_JSON",
     "OutputError",
@@ -71,7 +76,7 @@ def _writers(
         from circles.outputs import files
 
         return [(SUMMARY_JSON, files.write_summary), (REACH_PARQUET, files.write_reach)]
-    from circles.outputs import report, tables, webmap
+    from circles.outputs import report, report_html, tables, webmap
 
     return [
         (SUMMARY_JSON, tables.write_summary),
@@ -79,6 +84,7 @@ def _writers(
         (CLUSTERS_CSV, tables.write_cluster_csv),
         (GEOPACKAGE, tables.write_geopackage),
         (REPORT_MD, report.write_report),
+        (REPORT_HTML, report_html.write_html_report),
         (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key, **(map_options or {}))),
     ]
 

@@ -57,3 +57,125 @@ def summary_table(result: StudyResult) -> Table:
                 cells.append(Text(tables.format_share(share), style=style))
         table.add_row(*cells)
     return table
+
+
+def indicator_table(result: StudyResult) -> Table | None:
+    """The district indicators of the study's standard: shares of clusters, area, residents.
+
+    None when the run was not scored. An indicator that needs an item with no data shows
+    "data gap / 数据缺口", never 0 %.
+    """
+    scores = result.scores
+    if scores is None:
+        return None
+    std = scores.standard
+    table = Table(
+        title=Text(f"{std.title_zh} {std.title_en} ({std.source['number']})", style="bold"),
+        caption=Text(
+            "shares of scored clusters · of their area · of their residents; "
+            "strict = items without data count as missing",
+            style="dim",
+        ),
+        caption_justify="left",
+        header_style="bold",
+    )
+    table.add_column("Indicator 指标", overflow="fold", min_width=18, ratio=1)
+    table.add_column("Level", no_wrap=True)
+    for head in ("Clusters\n小区", "Area\n用地", "People\n人口", "Strict\n严格"):
+        table.add_column(head, justify="right", max_width=8)
+    for ind in scores.indicators:
+        lv = std.level(ind.level)
+        cells: list[Text] = [Text(f"{ind.zh}\n{ind.en}"), Text(f"{lv.key}\n{lv.distance_m:g} m")]
+        for v in (ind.clusters, ind.area, ind.population):
+            if v is None:
+                cells.append(Text("data gap 数据缺口", style="yellow"))
+            else:
+                style = "red" if v < 0.5 else ("green" if v >= 0.9 else "")
+                cells.append(Text(tables.format_share(v), style=style))
+        strict = ind.population_strict
+        cells.append(Text("—" if strict is None else tables.format_share(strict), style="dim"))
+        table.add_row(*cells)
+    return table
+
+
+def standard_tables(standard) -> list[Table]:
+    """A standard as readable tables: one per level (required ● and optional ○ items, the
+    category that measures each, its distance, OSM tag rules and AMap codes), then the items
+    not assessed, the grades and the indicators."""
+    out: list[Table] = []
+    cats = standard.categories
+    for lv in standard.levels:
+        pop = f", {lv.population[0]:,}–{lv.population[1]:,} residents" if lv.population else ""
+        inc = f" · includes {', '.join(lv.includes)}" if lv.includes else ""
+        t = Table(
+            title=Text(f"{lv.zh} {lv.en} — {lv.distance_m:g} m{pop}{inc}", style="bold"),
+            caption=Text(lv.distance_note, style="dim") if lv.distance_note else None,
+            caption_justify="left",
+            header_style="bold",
+            show_lines=True,
+        )
+        t.add_column("", no_wrap=True)
+        t.add_column("Item (document) 设施", overflow="fold")
+        t.add_column("Category 类别", overflow="fold")
+        t.add_column("Distance", justify="right", no_wrap=True)
+        t.add_column("OSM tag rules", overflow="fold")
+        t.add_column("AMap", overflow="fold")
+        t.add_column("Clause 条款", overflow="fold")
+        for r in lv.requirements:
+            label = "\n".join(f"{c}: {cats[c].zh} {cats[c].en}" for c in r.categories)
+            if r.match != "one":
+                label = ("any of:\n" if r.match == "any" else "all of:\n") + label
+            rules = "\n".join(_rules_text(cats[c]) for c in r.categories)
+            amap = ", ".join(code for c in r.categories for code in cats[c].amap) or "—"
+            t.add_row(
+                Text(r.mark, style="bold green" if r.required else "dim"),
+                r.item or r.zh,
+                label,
+                f"{r.distance_m:g} m",
+                rules,
+                amap,
+                r.clause or lv.clause,
+            )
+        for n in lv.not_assessed:
+            t.add_row(
+                Text(n.mark, style="dim"),
+                Text(n.item, style="dim"),
+                Text("not assessed 未评价", style="yellow"),
+                "",
+                Text(n.reason, style="dim"),
+                "",
+                n.clause,
+            )
+        out.append(t)
+    g = Table(title=Text("Grades 等级 (circles' convention)", style="bold"), header_style="bold")
+    g.add_column("Grade")
+    g.add_column("Completeness ≥", justify="right")
+    g.add_column("Meaning")
+    for gr in standard.grades:
+        g.add_row(gr.grade, f"{gr.min_share * 100:.0f}%", f"{gr.zh} {gr.en}".strip())
+    out.append(g)
+    if standard.indicators:
+        it = Table(title=Text("Indicators 指标", style="bold"), header_style="bold")
+        it.add_column("key")
+        it.add_column("Indicator", overflow="fold")
+        it.add_column("Measured as", overflow="fold")
+        for ind in standard.indicators:
+            how = (
+                "complete levels: " + ", ".join(ind.levels)
+                if ind.is_complete
+                else f"{ind.level}: " + ", ".join(ind.requirements)
+            )
+            it.add_row(ind.key, f"{ind.zh}\n{ind.en}", how)
+        out.append(it)
+    return out
+
+
+def _rules_text(category) -> str:
+    return "; ".join(
+        " ".join(
+            f"{k}={'|'.join(v) if isinstance(v, list) else v}"
+            for k, v in rule.items()
+            if not k.endswith("!")
+        )
+        for rule in category.rules
+    )

@@ -1,12 +1,24 @@
-"""The bilingual Markdown report (report.md): data, coverage, gaps, least-served areas, method.
+"""The bilingual report: one document model, written as report.md and as report.html.
+
+:func:`build_report` assembles the report as a list of blocks (headings, paragraphs,
+bullets, tables, charts) holding plain text only; :func:`render_report` writes it as
+Markdown and :mod:`circles.outputs.report_html` as a self-contained HTML page, so the two
+files have the same content. Charts are drawn in the HTML page; the Markdown shows their
+numbers as a table.
 
 Markdown is not HTML: text is written as is, except inside table cells where ``|`` is
-escaped and line breaks are flattened, so an OSM name cannot break a table.
+escaped and line breaks are flattened, so an OSM name cannot break a table. The HTML writer
+escapes every piece of text (OSM names are untrusted).
+
+Sections: data summary, data gaps, indicators (with a standard), coverage per category and
+threshold, completeness distribution, least-served clusters, blind spots, the standard,
+method and assumptions, warnings, attribution.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +26,13 @@ import pandas as pd
 
 from circles.outputs import tables
 from circles.result import StudyResult
+from circles.settings import OSM_COPYRIGHT_URL
 
 ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 GAP = "数据缺口 data gap"
 N_LEAST = 10
+N_BLIND_ITEMS = 15
+N_BLIND_ROWS = 20
 
 _INPUT_LABELS = {
     "features": "OSM 要素 OSM features",
@@ -49,6 +64,76 @@ _METHODS = {
 }
 
 
+# ---------------------------------------------------------------------------------------
+# The document model
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Link:
+    text: str
+    url: str
+
+
+Inline = str | Link
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    parts: list[Inline]
+
+
+@dataclass
+class Bullets:
+    items: list[list[Inline]]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[Any]]
+    align: str | None = None  # one letter per column: l (left) or r (right)
+
+
+@dataclass
+class Chart:
+    """A chart: ``kind`` names the drawing (see report_html), ``table`` its numbers."""
+
+    kind: str
+    title: str
+    data: dict[str, Any]
+    table: Table
+    alt: str = ""
+
+
+Block = Heading | Para | Bullets | Table | Chart
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, *blocks: Block) -> None:
+        self.blocks.extend(blocks)
+
+
+def _p(*parts: Inline) -> Para:
+    return Para(list(parts))
+
+
+# ---------------------------------------------------------------------------------------
+# Formatting
+# ---------------------------------------------------------------------------------------
+
+
 def cell(value: Any) -> str:
     """Text safe inside a Markdown table cell: pipes escaped, line breaks flattened."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -56,14 +141,6 @@ def cell(value: Any) -> str:
     text = str(value)
     text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
     return text.replace("|", "\\|")
-
-
-def _table(header: list[str], rows: list[list[Any]], align: str | None = None) -> list[str]:
-    out = ["| " + " | ".join(cell(h) for h in header) + " |"]
-    marks = align or ("l" + "r" * (len(header) - 1))
-    out.append("|" + "|".join(":---" if a == "l" else "---:" for a in marks) + "|")
-    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return out
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -81,7 +158,16 @@ def _metres(value: Any) -> str:
     return text if text == "—" else f"{text} m"
 
 
-def _data_section(result: StudyResult) -> list[str]:
+def _share(value: float | None) -> str:
+    return GAP if value is None else tables.format_share(value)
+
+
+# ---------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------
+
+
+def _data_section(result: StudyResult) -> list[Block]:
     s = result.summary
     net = dict(result.network.stats)
     net.update(s.get("network") or {})
@@ -91,33 +177,42 @@ def _data_section(result: StudyResult) -> list[str]:
         ", ".join(sorted(set(clusters["method"].astype(str)))) if len(clusters) else "—"
     )
     pop = clusters["population"].astype(float).sum() if len(clusters) else 0.0
-    out = ["## 数据概况 Data summary", ""]
-    out.append(f"- 数据来源 Source: {s.get('source', '—')}")
-    out.append(
-        f"- 步行网络 Walking network: {_num(net.get('nodes', result.network.n_nodes))} "
-        f"节点 nodes, {_num(net.get('edges', result.network.n_edges))} 路段 edges, "
-        f"{_num(net.get('length_km'), 1)} km"
+    items: list[list[Inline]] = [[f"数据来源 Source: {s.get('source', '—')}"]]
+    items.append(
+        [
+            f"步行网络 Walking network: {_num(net.get('nodes', result.network.n_nodes))} "
+            f"节点 nodes, {_num(net.get('edges', result.network.n_edges))} 路段 edges, "
+            f"{_num(net.get('length_km'), 1)} km"
+        ]
     )
     share = net.get("share_nodes_dropped")
     if share is not None:
-        out.append(
-            f"- 不连通的路网碎片（已去除）Disconnected fragments dropped: "
-            f"{float(share) * 100:.1f}% 节点 of nodes "
-            f"({_num(net.get('components'))} 个连通分量 components)"
+        items.append(
+            [
+                f"不连通的路网碎片（已去除）Disconnected fragments dropped: "
+                f"{float(share) * 100:.1f}% 节点 of nodes "
+                f"({_num(net.get('components'))} 个连通分量 components)"
+            ]
         )
-    out.append(
-        f"- 居住单元 Residential clusters: {len(clusters):,} "
-        f"（方法 method: {_METHODS.get(str(method), method)}），"
-        f"估计人口 estimated residents ≈ {pop:,.0f}"
+    items.append(
+        [
+            f"居住单元 Residential clusters: {len(clusters):,} "
+            f"（方法 method: {_METHODS.get(str(method), method)}），"
+            f"估计人口 estimated residents ≈ {pop:,.0f}"
+        ]
     )
-    out.append(
-        f"- 未接入步行网络 Not snapped to the network: {n_unused_c:,} 个小区 clusters, "
-        f"{n_unused_s:,} 个设施 services"
+    items.append(
+        [
+            f"未接入步行网络 Not snapped to the network: {n_unused_c:,} 个小区 clusters, "
+            f"{n_unused_s:,} 个设施 services"
+        ]
     )
     n_services = len(result.services)
-    out.append(
-        f"- 服务设施 Services: {n_services:,} 个 found, "
-        f"{n_services - n_unused_s:,} 个接入路网 joined the network"
+    items.append(
+        [
+            f"服务设施 Services: {n_services:,} 个 found, "
+            f"{n_services - n_unused_s:,} 个接入路网 joined the network"
+        ]
     )
     inputs = s.get("inputs") or {}
     extra = {
@@ -126,81 +221,266 @@ def _data_section(result: StudyResult) -> list[str]:
         if k not in _SHOWN and not isinstance(v, dict | list | tuple)
     }
     if extra:
-        items = ", ".join(f"{_INPUT_LABELS.get(k, k)}: {_num(v)}" for k, v in extra.items())
-        out.append(f"- 其他输入 Other inputs: {items}")
-    out.append("")
+        text = ", ".join(f"{_INPUT_LABELS.get(k, k)}: {_num(v)}" for k, v in extra.items())
+        items.append([f"其他输入 Other inputs: {text}"])
     counts = tables.service_counts(result)
     gaps = tables.gap_keys(result)
+    sparse = _sparse(result)
     rows = []
     for key, cat in result.categories.items():
         found, used = counts[key]
-        rows.append([cat.label, f"{found:,}", f"{used:,}", GAP if key in gaps else ""])
-    out += _table(["服务类别 Category", "找到 Found", "已接入 Used", "备注 Note"], rows, "lrrl")
-    out.append("")
+        note = GAP if key in gaps else ("数据偏少 few in the data" if key in sparse else "")
+        rows.append([cat.label, f"{found:,}", f"{used:,}", note])
+    return [
+        Heading(2, "数据概况 Data summary"),
+        Bullets(items),
+        Table(["服务类别 Category", "找到 Found", "已接入 Used", "备注 Note"], rows, "lrrl"),
+    ]
+
+
+def _sparse(result: StudyResult) -> dict[str, dict[str, Any]]:
+    scores = result.scores
+    return dict(scores.sparse) if scores is not None else {}
+
+
+def _gaps_section(result: StudyResult) -> list[Block]:
+    gaps = [k for k in result.categories if k in tables.gap_keys(result)]
+    sparse = _sparse(result)
+    out: list[Block] = [Heading(2, "数据缺口 Data gaps")]
+    if not gaps and not sparse:
+        out.append(_p("每个类别都有可用数据。Every category has usable data."))
+        return out
+    if gaps:
+        out.append(
+            _p(
+                "以下类别在 OpenStreetMap 中没有可用的设施，不是“0% 覆盖”，而是“未知”。"
+                "These categories have no usable facility in the OpenStreetMap data: their "
+                "coverage is unknown, not 0%."
+            )
+        )
+        out.append(Bullets([[f"{result.categories[k].label} (`{k}`)"] for k in gaps]))
+    if sparse:
+        out.append(
+            _p(
+                "以下类别的设施数量远少于标准的人口规模所要求的数量，可能是数据未标注完整；"
+                "依赖它们的得分可能偏低。These categories have far fewer facilities than the "
+                "standard's population scale implies; they may be under-mapped, so scores "
+                "that need them may be too low."
+            )
+        )
+        rows = []
+        for k, s in sparse.items():
+            cat = result.categories.get(k)
+            rows.append(
+                [
+                    cat.label if cat else k,
+                    s["found"],
+                    f"≈{s['expected']:g}",
+                    f"{s['level']}: ≤{s['residents_per_facility']:,}",
+                ]
+            )
+        out.append(
+            Table(
+                [
+                    "服务类别 Category",
+                    "找到 Found",
+                    "按标准应有 Expected",
+                    "标准规模 Scale (residents per facility)",
+                ],
+                rows,
+                "lrrl",
+            )
+        )
+    scores = result.scores
+    if scores is not None:
+        gap_items = [
+            f"{lv.zh} {lv.en}: "
+            + "、".join(lv.requirement(k).zh for k in scores.gap_requirements(lv.key))
+            for lv in scores.standard.levels
+            if scores.gap_requirements(lv.key)
+        ]
+        if gap_items:
+            out.append(
+                _p(
+                    "评分时，缺少数据的应配建项不计入完整度的分母（严格口径把它们计为缺失）。"
+                    "In scoring, required items without data are left out of the completeness "
+                    "share; the strict figures count them as missing. Items concerned:"
+                )
+            )
+            out.append(Bullets([[t] for t in gap_items]))
+    out.append(
+        _p(
+            "建议：从民政、卫健等部门取得设施清单（POI 表，含名称、类别、经纬度），"
+            "作为补充数据再运行一次。 Hint: bring a POI table (name, category, longitude, "
+            "latitude) from the civil affairs or health bureau and run the study again with it."
+        )
+    )
     return out
 
 
-def _coverage_section(result: StudyResult) -> list[str]:
+def _indicators_section(result: StudyResult) -> list[Block]:
+    scores = result.scores
+    if scores is None:
+        return []
+    std = scores.standard
+    rows = []
+    for ind in scores.indicators:
+        lv = std.level(ind.level)
+        note_parts = []
+        if ind.gaps:
+            note_parts.append("缺数据 no data: " + ", ".join(ind.gaps))
+        if ind.excluded:
+            note_parts.append("未计入（缺数据）left out (no data): " + ", ".join(ind.excluded))
+        if ind.partial:
+            note_parts.append("部分类别缺数据 partly without data: " + ", ".join(ind.partial))
+        if ind.sparse:
+            note_parts.append("数据偏少 few in the data: " + ", ".join(ind.sparse))
+        strict = (
+            f"{tables.format_share(ind.clusters_strict)} / "
+            f"{tables.format_share(ind.population_strict)}"
+            if ind.clusters_strict is not None
+            else "—"
+        )
+        rows.append(
+            [
+                f"{ind.zh} {ind.en}",
+                f"{lv.zh} {lv.en} ({lv.distance_m:g} m)",
+                _share(ind.clusters),
+                _share(ind.area),
+                _share(ind.population),
+                strict,
+                "; ".join(note_parts),
+            ]
+        )
+    n = scores.indicators[0].n_clusters if scores.indicators else 0
+    return [
+        Heading(2, "指标 Indicators"),
+        _p(
+            f"对照 {std.citation}，按小区数、居住用地面积和估计人口三种口径计算"
+            f"（共 {n:,} 个接入路网的小区）。“严格口径”把缺少数据的应配建项计为缺失。"
+            f" Measured against {std.citation}, as shares of the {n:,} connected residential "
+            "clusters, of their residential area and of their estimated residents. The strict "
+            "figures (clusters / residents) count required items without data as missing."
+        ),
+        Table(
+            [
+                "指标 Indicator",
+                "级别 Level",
+                "小区 Clusters",
+                "用地 Area",
+                "人口 Residents",
+                "严格口径 Strict",
+                "说明 Note",
+            ],
+            rows,
+            "llrrrrl",
+        ),
+    ]
+
+
+def _coverage_section(result: StudyResult) -> list[Block]:
     cov = tables.coverage(result)
     gaps = tables.gap_keys(result)
     n_used = int(tables.used_mask(result.clusters).sum())
-    out = ["## 覆盖率 Coverage", ""]
-    out.append(
-        f"步行可达各类服务的小区占比（共 {n_used:,} 个接入路网的小区）· Share of the "
-        f"{n_used:,} connected residential clusters that reach each service category on foot."
-    )
-    out.append("")
     header = ["服务类别 Category"] + [tables.label_both(t) for t in result.thresholds]
     rows = []
+    bars = []
     for key, cat in result.categories.items():
         shares = cov.get(key, {})
         row: list[Any] = [cat.label]
+        values = []
         for t in result.thresholds:
             value = shares.get(t.column)
+            values.append(None if key in gaps else value)
             if key in gaps:
                 row.append(GAP)
             else:
                 row.append("—" if value is None else tables.format_share(value))
         rows.append(row)
-    out += _table(header, rows)
-    out.append("")
-    return out
-
-
-def _gaps_section(result: StudyResult) -> list[str]:
-    gaps = [k for k in result.categories if k in tables.gap_keys(result)]
-    out = ["## 数据缺口 Data gaps", ""]
-    if not gaps:
-        out += ["每个类别都有可用数据。Every category has usable data.", ""]
-        return out
-    out.append(
-        "以下类别在 OpenStreetMap 中没有可用的设施，不是“0% 覆盖”，而是“未知”。"
-        "These categories have no usable facility in the OpenStreetMap data: their coverage "
-        "is unknown, not 0%."
+        bars.append({"label": cat.label, "gap": key in gaps, "values": values})
+    table = Table(header, rows)
+    chart = Chart(
+        "coverage",
+        "各类服务的步行覆盖率 Coverage by category and walking distance",
+        {
+            "rows": bars,
+            "series": [tables.label_both(t) for t in result.thresholds],
+        },
+        table,
+        alt="Share of connected clusters reaching each category within each threshold",
     )
-    out.append("")
-    for key in gaps:
-        out.append(f"- {result.categories[key].label} (`{key}`)")
-    out.append("")
-    out.append(
-        "建议：从民政、卫健等部门取得设施清单（POI 表，含名称、类别、经纬度），"
-        "作为补充数据再运行一次。 Hint: bring a POI table (name, category, longitude, "
-        "latitude) from the civil affairs or health bureau and run the study again with it."
+    return [
+        Heading(2, "覆盖率 Coverage"),
+        _p(
+            f"步行可达各类服务的小区占比（共 {n_used:,} 个接入路网的小区）· Share of the "
+            f"{n_used:,} connected residential clusters that reach each service category on foot."
+        ),
+        chart,
+        table,
+    ]
+
+
+def _distribution_section(result: StudyResult) -> list[Block]:
+    scores = result.scores
+    if scores is None:
+        return []
+    std = scores.standard
+    counts = scores.grade_counts()
+    pops = scores.grade_population()
+    grades = [g.grade for g in std.grades]
+    rows = []
+    bars = []
+    for lv in std.levels:
+        c = counts[lv.key]
+        comp = scores.table[f"std_{lv.key}_completeness"].dropna()
+        rows.append(
+            [f"{lv.zh} {lv.en}"]
+            + [f"{c[g]} ({_num(pops[lv.key][g])})" for g in grades]
+            + [c["none"], tables.format_share(float(comp.mean())) if len(comp) else "—"]
+        )
+        bars.append({"label": f"{lv.zh} {lv.en}", "counts": [c[g] for g in grades]})
+    legend = "; ".join(
+        f"{g.grade}: ≥{g.min_share * 100:.0f}% {g.zh} {g.en}".strip() for g in std.grades
     )
-    out.append("")
-    return out
+    table = Table(
+        ["级别 Level"]
+        + [f"{g}" for g in grades]
+        + ["未评分 Not scored", "平均完整度 Mean completeness"],
+        rows,
+        "l" + "r" * (len(grades) + 2),
+    )
+    return [
+        Heading(2, "完整度分布 Distribution of completeness"),
+        _p(
+            "完整度＝在该级距离内可达的应配建项（有数据的）所占比例；等级按完整度划分（"
+            f"{legend}）。等级是 circles 的约定，不是标准条文。表中每格为小区数（估计人口）。"
+            " Completeness is the share of a level's required items (with data) reached within "
+            "the level's distance; grades follow it. Grades are a circles convention, not part "
+            "of the standard. Each cell of the table: clusters (estimated residents)."
+        ),
+        Chart(
+            "grades",
+            "各级完整度等级分布 Grades by level (share of clusters)",
+            {"rows": bars, "grades": grades},
+            table,
+            alt="Share of clusters in each grade, per level",
+        ),
+        table,
+    ]
 
 
-def _least_served_section(result: StudyResult) -> list[str]:
+def _least_served_section(result: StudyResult) -> list[Block]:
+    """The least-served clusters: by the standard when scored, else by the categories."""
+    if result.scores is not None:
+        return _worst_scored_section(result)
     top = tables.largest(result)
     avail = tables.available_keys(result)
     clusters = result.clusters[tables.used_mask(result.clusters)]
-    out = [
-        f"## 最欠缺的小区 Least-served clusters ({tables.label_both(top)})",
-        "",
+    out: list[Block] = [
+        Heading(2, f"最欠缺的小区 Least-served clusters ({tables.label_both(top)})")
     ]
     if len(clusters) == 0 or not avail:
-        out += ["无可比较的小区。No connected cluster to compare.", ""]
+        out.append(_p("无可比较的小区。No connected cluster to compare."))
         return out
     records = []
     for _, row in clusters.iterrows():
@@ -209,21 +489,23 @@ def _least_served_section(result: StudyResult) -> list[str]:
         records.append((len(avail) - len(missing), -(0.0 if pd.isna(pop) else pop), row, missing))
     records = [r for r in records if r[3]]
     if not records:
-        out += [
-            f"每个接入路网的小区在{tables.label_zh(top)}内都能到达所有有数据的服务类别。 "
-            f"Every connected cluster reaches every category with data within "
-            f"{tables.label_en(top)}.",
-            "",
-        ]
+        out.append(
+            _p(
+                f"每个接入路网的小区在{tables.label_zh(top)}内都能到达所有有数据的服务类别。 "
+                f"Every connected cluster reaches every category with data within "
+                f"{tables.label_en(top)}."
+            )
+        )
         return out
     records.sort(key=lambda r: (r[0], r[1], str(r[2].get("cluster_id"))))
     n = min(N_LEAST, len(records))
     out.append(
-        f"{tables.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
-        f" The {n} clusters reaching the fewest categories within "
-        f"{tables.label_en(top)}, most populous first among ties."
+        _p(
+            f"{tables.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
+            f" The {n} clusters reaching the fewest categories within "
+            f"{tables.label_en(top)}, most populous first among ties."
+        )
     )
-    out.append("")
     rows = []
     for reached, _, row, missing in records[:N_LEAST]:
         miss_text = "; ".join(f"{result.categories[k].label} ({_near(row, k)})" for k in missing)
@@ -236,19 +518,94 @@ def _least_served_section(result: StudyResult) -> list[str]:
                 miss_text or "—",
             ]
         )
-    out += _table(
-        [
-            "编号 ID",
-            "名称 Name",
-            "人口 Residents",
-            "可达 Reached",
-            "缺少（最近距离）Missing (nearest)",
-        ],
-        rows,
-        "llrrl",
+    out.append(
+        Table(
+            [
+                "编号 ID",
+                "名称 Name",
+                "人口 Residents",
+                "可达 Reached",
+                "缺少（最近距离）Missing (nearest)",
+            ],
+            rows,
+            "llrrl",
+        )
     )
-    out.append("")
     return out
+
+
+def _worst_scored_section(result: StudyResult) -> list[Block]:
+    scores = result.scores
+    std = scores.standard
+    worst = scores.worst(N_LEAST)
+    out: list[Block] = [Heading(2, f"最欠缺的小区 The {N_LEAST} least-served clusters")]
+    if worst.empty:
+        out.append(
+            _p(
+                "每个接入路网的小区都配齐了有数据的应配建项。Every connected cluster reaches every "
+                "required item with data."
+            )
+        )
+        return out
+    out.append(
+        _p(
+            f"对照 {std.key} 各级应配建项，完整度最低的 {len(worst)} 个小区（同等时人口多者在前），"
+            "以及它们在各级缺少的设施和最近距离。"
+            f" The {len(worst)} clusters with the lowest completeness against {std.key} "
+            "(most residents first among ties), with what they miss at each level and how far "
+            "the nearest one is."
+        )
+    )
+    rows = []
+    by_id = result.clusters.set_index(result.clusters["cluster_id"].astype(str))
+    for _, r in worst.iterrows():
+        crow = by_id.loc[r["cluster_id"]]
+        if isinstance(crow, pd.DataFrame):
+            crow = crow.iloc[0]
+        parts = []
+        for lv in std.levels:
+            miss = r[f"std_{lv.key}_missing"]
+            if not miss:
+                continue
+            items = []
+            for key in str(miss).split(";"):
+                req = lv.requirement(key)
+                items.append(f"{req.zh} {req.en} ({_req_near(crow, req)})")
+            parts.append(f"{lv.zh}: " + "; ".join(items))
+        rows.append(
+            [
+                r["cluster_id"],
+                r["name"] if isinstance(r["name"], str) and r["name"] else "—",
+                _num(r["population"]),
+                tables.format_share(float(r["std_completeness"])),
+                " / ".join(parts),
+            ]
+        )
+    out.append(
+        Table(
+            [
+                "编号 ID",
+                "名称 Name",
+                "人口 Residents",
+                "完整度 Completeness",
+                "缺少（最近距离）Missing (nearest)",
+            ],
+            rows,
+            "llrrl",
+        )
+    )
+    return out
+
+
+def _req_near(row: pd.Series, req) -> str:
+    vals = []
+    for c in req.categories:
+        v = pd.to_numeric(row.get(tables.nearest_column(c)), errors="coerce")
+        vals.append(math.inf if pd.isna(v) else float(v))
+    if not vals:
+        return "—"
+    v = min(vals) if req.match == "any" else max(vals)
+    return "不可达 unreachable" if math.isinf(v) else _metres(v)
 
 
 def _near(row: pd.Series, key: str) -> str:
@@ -257,62 +614,342 @@ def _near(row: pd.Series, key: str) -> str:
     return "不可达 unreachable" if text == "—" else text
 
 
-def _method_section(result: StudyResult) -> list[str]:
+def _blind_spots_section(result: StudyResult) -> list[Block]:
+    scores = result.scores
+    if scores is None:
+        return []
+    std = scores.standard
+    out: list[Block] = [Heading(2, "服务盲区 Blind spots")]
+    summary = scores.blind_spot_summary
+    if summary.empty:
+        out.append(
+            _p("没有服务盲区（有数据的应配建项均可达）。No blind spots among items with data.")
+        )
+        return out
+    out.append(
+        _p(
+            "每一行是一个应配建项：在该级距离内到达不了它的小区数和估计人口，按受影响人口排序。"
+            " Each row is a required item: the clusters and estimated residents that cannot "
+            "reach it within the level's distance, most residents first."
+        )
+    )
+    rows = []
+    for _, r in summary.head(N_BLIND_ITEMS).iterrows():
+        lv = std.level(r["level"])
+        req = lv.requirement(r["requirement"])
+        rows.append(
+            [
+                f"{lv.zh} {lv.en}",
+                f"{req.zh} {req.en}",
+                _metres(req.distance_m),
+                int(r["clusters"]),
+                _num(r["population"]),
+                tables.format_share(r["share_population"])
+                if pd.notna(r["share_population"])
+                else "—",
+            ]
+        )
+    out.append(
+        Table(
+            [
+                "级别 Level",
+                "设施 Item",
+                "距离 Distance",
+                "小区 Clusters",
+                "人口 Residents",
+                "人口占比 Share",
+            ],
+            rows,
+            "llrrrr",
+        )
+    )
+    spots = scores.blind_spots.head(N_BLIND_ROWS)
+    out.append(
+        _p(
+            f"受影响人口最多的 {len(spots)} 处盲区（小区 × 设施）。"
+            f" The {len(spots)} blind spots (cluster × item) with the most residents."
+        )
+    )
+    rows = []
+    for _, r in spots.iterrows():
+        lv = std.level(r["level"])
+        near = r["nearest_m"]
+        rows.append(
+            [
+                r["cluster_id"],
+                r["name"] or "—",
+                _num(r["population"]),
+                f"{lv.zh}",
+                f"{r['zh']} {r['en']}",
+                "不可达 unreachable" if near is None or pd.isna(near) else _metres(near),
+                _metres(r["distance_m"]),
+            ]
+        )
+    out.append(
+        Table(
+            [
+                "编号 ID",
+                "名称 Name",
+                "人口 Residents",
+                "级别 Level",
+                "设施 Item",
+                "最近 Nearest",
+                "要求 Limit",
+            ],
+            rows,
+            "llrllrr",
+        )
+    )
+    return out
+
+
+def _standard_section(result: StudyResult) -> list[Block]:
+    scores = result.scores
+    if scores is None:
+        return []
+    std = scores.standard
+    src = std.source
+    out: list[Block] = [Heading(2, f"标准 The standard: {std.title_zh} {std.title_en}")]
+    bullets: list[list[Inline]] = [
+        [f"文件 Document: {src['document']}"],
+        [f"编号 Number: {src['number']}（{src['year']}）"],
+    ]
+    if src.get("issuer"):
+        bullets.append([f"发布 Issued by: {src['issuer']}"])
+    for c in src.get("clauses") or []:
+        bullets.append([f"条款 Clause: {c}"])
+    for c in src.get("related") or []:
+        bullets.append([f"相关文件 Related: {c}"])
+    if std.extends:
+        bullets.append(
+            [
+                f"本标准文件 {std.origin} 基于 based on: {', '.join(std.extends)}"
+                "（本地修订 local variant）"
+            ]
+        )
+    out.append(Bullets(bullets))
+    out.append(
+        _p(
+            "● 应配建（必须提供），○ 按需配建（可选，只作参考）。各级不能互相替代：达到某级须同时"
+            "达到其下所有级别。 ● must be provided, ○ optional (shown for reference). Levels do "
+            "not substitute for each other: meeting a level needs every lower level too."
+        )
+    )
+    cats = std.categories
+    for lv in std.levels:
+        pop = f"，{lv.population[0]:,}–{lv.population[1]:,} 人 residents" if lv.population else ""
+        inc = f"；含下级 includes: {', '.join(lv.includes)}" if lv.includes else ""
+        out.append(Heading(3, f"{lv.zh} {lv.en} — {lv.distance_m:g} m{pop}{inc}"))
+        if lv.distance_note:
+            out.append(_p(lv.distance_note))
+        rows = []
+        for r in lv.requirements:
+            osm = "; ".join(cats[c].label for c in r.categories)
+            if r.match != "one":
+                osm = ("任一 any of: " if r.match == "any" else "全部 all of: ") + osm
+            amap = ", ".join(code for c in r.categories for code in cats[c].amap) or "—"
+            rows.append(
+                [
+                    r.mark,
+                    r.item or r.zh,
+                    osm,
+                    _metres(r.distance_m),
+                    r.clause or lv.clause,
+                    amap,
+                    _status_text(scores.status[lv.key][r.key]),
+                ]
+            )
+        out.append(
+            Table(
+                [
+                    "",
+                    "设施（原文）Item (document)",
+                    "测量类别 Measured by",
+                    "距离 Distance",
+                    "条款 Clause",
+                    "高德类型 AMap codes",
+                    "数据 Data",
+                ],
+                rows,
+                "lllrlll",
+            )
+        )
+        if lv.not_assessed:
+            out.append(_p("未评价（位置数据无法测量）Not assessed (location data cannot measure):"))
+            out.append(Bullets([[f"{n.mark} {n.item} — {n.reason}"] for n in lv.not_assessed]))
+    return out
+
+
+def _status_text(status: str) -> str:
+    return {"ok": "有 yes", "partial": "部分缺 partly missing", "gap": GAP}.get(status, status)
+
+
+def _method_section(result: StudyResult) -> list[Block]:
     study = result.study
     snap = (result.summary.get("snap") or {}).get("max_distance_m", study.snap.max_distance_m)
     res = study.residences
     thresholds = ", ".join(tables.label_both(t) for t in result.thresholds)
-    out = ["## 方法与假设 Method and assumptions", ""]
-    out += [
-        "- 步行网络 Walking network: OpenStreetMap 中可步行的道路（人行道、小路、居住区道路、"
-        "城市道路等，不含禁止步行的道路），按无向图计算，只保留最大的连通部分；距离沿道路计算，"
-        "不是直线距离。 Walkable OSM ways (footways, paths, residential and city streets; "
-        "not ways closed to pedestrians) as an undirected graph, largest connected part only; "
-        "distances are measured along streets, not as the crow flies.",
-        f"- 接入路网 Snapping: 小区与设施以直线连接到最近的道路，"
-        f"超过 {_num(snap)} m 的不计入（数量见上）。 "
-        f"Clusters and services join the nearest street in a straight line; those farther "
-        f"than {_num(snap)} m are left out (counted above).",
-        f"- 步行阈值 Thresholds (GB 50180-2018 生活圈): {thresholds}.",
-        f"- 人口估计 Population estimate: 住宅建筑面积 ÷ {res.dwelling_m2:g} m² 每户 × "
-        f"{res.persons_per_dwelling:g} 人每户（无层数时按 {res.default_levels:g} 层；"
-        f"无建筑的小区按容积率 {res.default_far:g}；网格按每公顷 {res.grid_persons_per_ha:g} 人）。"
-        f" Residential floor area ÷ {res.dwelling_m2:g} m² per dwelling × "
-        f"{res.persons_per_dwelling:g} persons per dwelling ({res.default_levels:g} storeys when "
-        f"untagged, plot ratio {res.default_far:g} for an area without mapped buildings, "
-        f"{res.grid_persons_per_ha:g} persons/ha for grid cells). An estimate, not a census.",
-        f"- 步行范围图 Walking areas: 阈值内可达的路段两侧各 {study.isochrones.buffer_m:g} m。 "
-        f"Streets reachable within the threshold, buffered {study.isochrones.buffer_m:g} m "
-        "on each side.",
-        "- OpenStreetMap 的完整性因地而异：设施缺失会表现为“不可达”。 OSM completeness "
-        "varies: an unmapped facility looks like an unreachable one.",
-        "",
+    th = study.thresholds
+    speed = (
+        f"步行速度 {th.speed_kmh:g} km/h 把分钟换算为距离。Minutes become metres at "
+        f"{th.speed_kmh:g} km/h."
+        if th.minutes is not None
+        else "阈值直接以米给出；GB 50180-2018 的 300/500/1000 m 约相当于 4 km/h 的 5/10/15 分钟。"
+        "Thresholds are given in metres; GB 50180-2018's 300/500/1000 m match 5/10/15 minutes "
+        "at about 4 km/h."
+    )
+    items: list[list[Inline]] = [
+        [
+            "步行网络 Walking network: OpenStreetMap 中可步行的道路（人行道、小路、居住区道路、"
+            "城市道路等，不含禁止步行的道路），按无向图计算，只保留最大的连通部分；距离沿道路计算，"
+            "不是直线距离。 Walkable OSM ways (footways, paths, residential and city streets; "
+            "not ways closed to pedestrians) as an undirected graph, largest connected part "
+            "only; distances are measured along streets, not as the crow flies."
+        ],
+        [
+            f"接入路网 Snapping: 小区与设施以直线连接到最近的道路，"
+            f"超过 {_num(snap)} m 的不计入（数量见上）。 "
+            f"Clusters and services join the nearest street in a straight line; those farther "
+            f"than {_num(snap)} m are left out (counted above)."
+        ],
+        [f"步行阈值 Thresholds (GB 50180-2018 生活圈): {thresholds}. {speed}"],
+        [
+            f"人口估计 Population estimate: 住宅建筑面积 ÷ {res.dwelling_m2:g} m² 每户 × "
+            f"{res.persons_per_dwelling:g} 人每户（无层数时按 {res.default_levels:g} 层；"
+            f"无建筑的小区按容积率 {res.default_far:g}；"
+            f"网格按每公顷 {res.grid_persons_per_ha:g} 人）。"
+            f" Residential floor area ÷ {res.dwelling_m2:g} m² per dwelling × "
+            f"{res.persons_per_dwelling:g} persons per dwelling ({res.default_levels:g} storeys "
+            f"when untagged, plot ratio {res.default_far:g} for an area without mapped "
+            f"buildings, {res.grid_persons_per_ha:g} persons/ha for grid cells). An estimate, "
+            "not a census."
+        ],
+        [
+            f"步行范围图 Walking areas: 阈值内可达的路段两侧各 {study.isochrones.buffer_m:g} m。 "
+            f"Streets reachable within the threshold, buffered {study.isochrones.buffer_m:g} m "
+            "on each side."
+        ],
     ]
+    scores = result.scores
+    if scores is not None:
+        std = scores.standard
+        dists = ", ".join(f"{lv.zh} {lv.distance_m:g} m" for lv in std.levels)
+        items.append(
+            [
+                f"标准 Standard: {std.citation}；各级距离 level distances: {dists}。"
+                "一项设施“可达”指最近一处该类设施的步行网络距离不超过该项的距离（与上面的阈值无关）。"
+                " An item is reached when the nearest facility of its category lies within the "
+                "item's walking distance along the network (independent of the thresholds above)."
+            ]
+        )
+        items.append(
+            [
+                "完整度与达标 Completeness and meeting a level: 完整度＝可达的应配建项 ÷ 有数据的"
+                "应配建项；“达标”须配齐该级及所有下级的有数据的应配建项；严格口径把缺数据项计为缺失。"
+                " Completeness = required items reached ÷ required items with data; a cluster "
+                "meets a level when it reaches every required item with data at that level and "
+                "every lower level; strict figures count items without data as missing."
+            ]
+        )
+        items.append(
+            [
+                "指标口径 Indicator bases: 小区数、居住用地面积（小区面积）和估计人口。Shares of "
+                "clusters, of residential area (cluster area) and of estimated residents."
+            ]
+        )
+        items.append(
+            [
+                "规模不评价 Sizes not assessed: 班数、用地和建筑面积等规模要求无法从位置数据判断；"
+                "只评价步行可达的设施是否存在。 Class counts, site and floor areas are not "
+                "assessed; only the presence of a facility within the walk is."
+            ]
+        )
+    items.append(
+        [
+            "OpenStreetMap 的完整性因地而异：设施缺失会表现为“不可达”。 OSM completeness "
+            "varies: an unmapped facility looks like an unreachable one."
+        ]
+    )
+    return [Heading(2, "方法与假设 Method and assumptions"), Bullets(items)]
+
+
+def build_report(result: StudyResult) -> Report:
+    """The report as a document: the same content for report.md and report.html."""
+    s = result.summary
+    title = s.get("title") or result.study.display_title
+    subtitle = (
+        f"15分钟生活圈评估报告 · 15-minute living circle report — {s.get('generated', '')}"
+    ).rstrip(" —")
+    if result.scores is not None:
+        std = result.scores.standard
+        subtitle += f" · 对照标准 Standard: {std.title_zh} {std.title_en} ({std.source['number']})"
+    doc = Report(title, subtitle)
+    doc.add(*_data_section(result))
+    doc.add(*_gaps_section(result))
+    doc.add(*_indicators_section(result))
+    doc.add(*_coverage_section(result))
+    doc.add(*_distribution_section(result))
+    doc.add(*_least_served_section(result))
+    doc.add(*_blind_spots_section(result))
+    doc.add(*_standard_section(result))
+    doc.add(*_method_section(result))
+    warnings = list(s.get("warnings") or [])
+    doc.add(Heading(2, "警告 Warnings"))
+    doc.add(Bullets([[w] for w in warnings]) if warnings else _p("无 None."))
+    doc.add(Heading(2, "数据版权 Attribution"))
+    doc.add(
+        _p(
+            f"地图数据 Map data {ATTRIBUTION} (",
+            Link(OSM_COPYRIGHT_URL, OSM_COPYRIGHT_URL),
+            ").",
+        )
+    )
+    return doc
+
+
+# ---------------------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------------------
+
+
+def _md_inline(parts: list[Inline]) -> str:
+    out = []
+    for p in parts:
+        if isinstance(p, Link):
+            out.append(p.url if p.text == p.url else f"[{p.text}]({p.url})")
+        else:
+            out.append(p)
+    return "".join(out)
+
+
+def _md_table(t: Table) -> list[str]:
+    out = ["| " + " | ".join(cell(h) for h in t.header) + " |"]
+    marks = t.align or ("l" + "r" * (len(t.header) - 1))
+    out.append("|" + "|".join(":---" if a == "l" else "---:" for a in marks) + "|")
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in t.rows]
     return out
+
+
+def to_markdown(doc: Report) -> str:
+    lines = [f"# {doc.title}", "", doc.subtitle, ""]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            lines += ["#" * b.level + " " + b.text, ""]
+        elif isinstance(b, Para):
+            lines += [_md_inline(b.parts), ""]
+        elif isinstance(b, Bullets):
+            lines += [f"- {_md_inline(item)}" for item in b.items] + [""]
+        elif isinstance(b, Table):
+            lines += _md_table(b) + [""]
+        elif isinstance(b, Chart):
+            # The numbers of the chart follow as a table; the drawing is in report.html.
+            lines += [f"*{b.title}（图见 report.html · chart in report.html）*", ""]
+    return "\n".join(lines)
 
 
 def render_report(result: StudyResult) -> str:
     """The report as Markdown text."""
-    s = result.summary
-    title = s.get("title") or result.study.display_title
-    lines = [f"# {title}", ""]
-    lines.append(
-        f"15分钟生活圈评估报告 · 15-minute living circle report — {s.get('generated', '')}".rstrip(
-            " —"
-        )
-    )
-    lines.append("")
-    lines += _data_section(result)
-    lines += _coverage_section(result)
-    lines += _gaps_section(result)
-    lines += _least_served_section(result)
-    lines += _method_section(result)
-    warnings = list(s.get("warnings") or [])
-    lines += ["## 警告 Warnings", ""]
-    lines += [f"- {w}" for w in warnings] or ["无 None."]
-    lines.append("")
-    lines += ["## 数据版权 Attribution", "", f"地图数据 Map data {ATTRIBUTION}.", ""]
-    return "\n".join(lines)
+    return to_markdown(build_report(result))
 
 
 def write_report(result: StudyResult, path: Path) -> Path:

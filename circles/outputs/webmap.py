@@ -74,13 +74,15 @@ _CARTO_ATTR = (
     '&copy; <a href="https://carto.com/attributions">CARTO</a>'
 )
 
-# Colour classes of residential areas by how many categories (with data) they miss.
-_CLASSES: tuple[tuple[int, float, str, str, str], ...] = (
-    (0, 0, "#1a9850", "全部可达", "all categories reachable"),
-    (1, 1, "#a6d96a", "缺 1 类", "1 category missing"),
-    (2, 2, "#fee08b", "缺 2 类", "2 categories missing"),
-    (3, 4, "#fc8d59", "缺 3–4 类", "3–4 categories missing"),
-    (5, math.inf, "#d73027", "缺 5 类及以上", "5 or more missing"),
+# Colour classes of residential areas: the share of the service categories with data that
+# are reached within the largest threshold, cut where the standards' grades A-E are cut.
+# With scores, the colour is the standard's grade itself (A is the first class, and so on).
+_CLASSES: tuple[tuple[float, str, str, str], ...] = (
+    (1.0, "#1a9850", "全部都能到达", "all reachable"),
+    (0.8, "#a6d96a", "能到达八成以上", "80% or more reachable"),
+    (0.6, "#fee08b", "能到达六至八成", "60–80% reachable"),
+    (0.4, "#fc8d59", "能到达四至六成", "40–60% reachable"),
+    (0.0, "#d73027", "不到四成", "under 40% reachable"),
 )
 _UNUSED = ("#bdbdbd", "未接入步行网络", "not connected to the walking network")
 _BLIND = "#b2182b"
@@ -262,12 +264,51 @@ def category_colors(result: StudyResult) -> dict[str, str]:
 _GRADE_COLUMNS = ("grade", "level", "score_grade")
 
 
-def cluster_grades(result: StudyResult) -> dict[str, str]:
-    """The standard's grade of each cluster, by cluster id, when scoring provided one.
+def _scored_level(result: StudyResult) -> tuple[Any, Any] | None:
+    """(standard, its largest level) when ``result.scores`` is a :mod:`circles.scoring` score."""
+    scores = getattr(result, "scores", None)
+    std = getattr(scores, "standard", None)
+    table = getattr(scores, "table", None)
+    levels = getattr(std, "levels", None)
+    if not levels or not isinstance(table, pd.DataFrame):
+        return None
+    top = max(levels, key=lambda lv: float(getattr(lv, "distance_m", 0) or 0))
+    if f"std_{top.key}_grade" not in table.columns or len(table) != len(result.clusters):
+        return None
+    return std, top
 
-    Looks at ``result.scores`` (a table with ``cluster_id`` and a grade column) and then at
-    the clusters table; an empty dict when there are no scores, so the map works without.
+
+def _grade_meaning(std: Any, grade: Any) -> str:
+    for g in getattr(std, "grades", ()) or ():
+        if str(getattr(g, "grade", "")) == str(grade):
+            return " ".join(x for x in (getattr(g, "zh", ""), getattr(g, "en", "")) if x)
+    return ""
+
+
+def cluster_grades(result: StudyResult) -> dict[str, str]:
+    """The standard's grade of each cluster (escaped text), by cluster id, when scored.
+
+    With a :mod:`circles.scoring` result (``result.scores``): the grade at the standard's
+    largest level (the 15-minute circle), its meaning and the completeness share. Otherwise
+    a ``grade`` (or ``level``) column of a ``result.scores`` table or of the clusters. An
+    empty dict when there are no scores: the map works without them.
     """
+    scored = _scored_level(result)
+    if scored is not None:
+        std, top = scored
+        table = result.scores.table
+        ids = result.clusters["cluster_id"].astype(str).tolist()
+        comp = table.get(f"std_{top.key}_completeness")
+        out = {}
+        for i, grade in enumerate(table[f"std_{top.key}_grade"]):
+            if not _e(grade):
+                continue
+            parts = [_e(grade), _e(_grade_meaning(std, grade))]
+            share = _num(comp.iloc[i], 4) if comp is not None else None
+            if share is not None:
+                parts.append(f"{share * 100:.0f}%")
+            out[ids[i]] = " · ".join(p for p in parts if p)
+        return out
     candidates = []
     scores = getattr(result, "scores", None)
     if isinstance(scores, pd.DataFrame):
@@ -287,9 +328,29 @@ def cluster_grades(result: StudyResult) -> dict[str, str]:
     return {}
 
 
+def _grade_legend(result: StudyResult, grades: dict[str, str]) -> str:
+    """A legend line for grades given as a plain column (not a circles.scoring score)."""
+    if not grades:
+        return ""
+    counts: dict[str, int] = {}
+    for g in grades.values():
+        counts[g] = counts.get(g, 0) + 1
+    shown = "、".join(f"{g} ({c})" for g, c in sorted(counts.items()))
+    head = "标准等级（小区数）Grades by the standard (areas)"
+    return f"<div class='cc-note'>{head}: {shown}</div>"
+
+
 def _standard_text(result: StudyResult) -> str:
     """Escaped name of the standard the map follows."""
     std = result.summary.get("standard")
+    scoring = result.summary.get("scoring")
+    if not std and isinstance(scoring, dict):
+        title = scoring.get("title")
+        if isinstance(title, dict):
+            title = " ".join(str(v) for v in (title.get("zh"), title.get("en")) if v)
+        source = scoring.get("source")
+        number = source.get("number") if isinstance(source, dict) else None
+        std = " ".join(str(v) for v in (number, title) if v) or scoring.get("standard")
     if isinstance(std, dict):
         std = std.get("title") or std.get("name") or std.get("label") or std.get("key")
     if std:
@@ -309,11 +370,27 @@ def _standard_text(result: StudyResult) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _class_index(missing: int) -> int:
-    for i, (low, high, *_rest) in enumerate(_CLASSES):
-        if low <= missing <= high:
+def _class_index(reached: int, n: int) -> int:
+    share = 1.0 if n == 0 else reached / n
+    for i, (low, *_rest) in enumerate(_CLASSES):
+        if share >= low - 1e-9:
             return i
     return len(_CLASSES) - 1
+
+
+def grade_classes(result: StudyResult) -> dict[str, int]:
+    """Colour class of each scored cluster: the index of its grade (A first), at most 4."""
+    scored = _scored_level(result)
+    if scored is None:
+        return {}
+    std, top = scored
+    order = {str(g.grade): i for i, g in enumerate(getattr(std, "grades", ()) or ())}
+    ids = result.clusters["cluster_id"].astype(str).tolist()
+    out = {}
+    for i, grade in enumerate(result.scores.table[f"std_{top.key}_grade"]):
+        if _e(grade) and str(grade) in order:
+            out[ids[i]] = min(order[str(grade)], len(_CLASSES) - 1)
+    return out
 
 
 def _osm_link(osm_type: Any, osm_id: Any) -> str:
@@ -366,7 +443,9 @@ def _service_data(result: StudyResult) -> dict[str, list[list]]:
     return out
 
 
-def _cluster_data(result: StudyResult, grades: dict[str, str]) -> list[dict]:
+def _cluster_data(
+    result: StudyResult, grades: dict[str, str], classes: dict[str, int] | None = None
+) -> list[dict]:
     """One record per cluster: numbers, escaped text and encoded outline.
 
     ``i`` id (for look-ups only, never shown), ``e`` escaped id, ``n`` escaped name, ``p``
@@ -374,8 +453,11 @@ def _cluster_data(result: StudyResult, grades: dict[str, str]) -> list[dict]:
     class (-1 when not joined), ``r`` categories reached at the largest threshold, ``m``
     indices of the missing categories, ``c`` counts per category and threshold (null for a
     data gap), ``d`` nearest distance per category (m, null if none reachable), ``gr`` the
-    standard's grade (escaped) when scoring provided one, ``g`` outline.
+    standard's grade (escaped) when scoring provided one, ``g`` outline. ``classes``: the
+    colour class of scored clusters (:func:`grade_classes`); the others are coloured by the
+    share of categories they reach.
     """
+    classes = classes or {}
     clusters = result.clusters
     if len(clusters) == 0:
         return []
@@ -400,8 +482,9 @@ def _cluster_data(result: StudyResult, grades: dict[str, str]) -> list[dict]:
         }
         if used[i]:
             missing = tables.missing_categories(result, row)
-            rec["k"] = _class_index(len(missing))
-            rec["r"] = len(tables.available_keys(result)) - len(missing)
+            n_avail = len(tables.available_keys(result))
+            rec["r"] = n_avail - len(missing)
+            rec["k"] = classes.get(cid, _class_index(rec["r"], n_avail))
             rec["m"] = [keys.index(k) for k in missing]
             rec["c"] = [
                 None
@@ -457,7 +540,7 @@ def _meta(result: StudyResult, iso_colors: list[str], cat_colors: dict[str, str]
         ],
         "top": {"z": _e(tables.label_zh(top)), "e": _e(tables.label_en(top))},
         "avail": len(tables.available_keys(result)),
-        "classes": [c[2] for c in _CLASSES],
+        "classes": [c[1] for c in _CLASSES],
         "unused": _UNUSED[0],
         "blind": _BLIND,
         "snap": _e(f"{float(snap):g} m") if snap is not None else "",
@@ -521,10 +604,11 @@ function circlesPopup(p, M) {
     var t = ["<table class='cc-table'><tr><th>类别 Category</th>"];
     M.thr.forEach(function(th) { t.push('<th>' + th.z + '</th>'); });
     t.push('<th>最近 Nearest</th></tr>');
+    var reached = [], gaps = [];
     M.cats.forEach(function(cat, k) {
         if (p.c[k] === null) {
-            t.push("<tr class='cc-gap'><td>" + cat.l + "</td><td colspan='" +
-                   (M.thr.length + 1) + "'>无数据 no data</td></tr>");
+            gaps.push("<tr class='cc-gap'><td>" + cat.l + "</td><td colspan='" +
+                      (M.thr.length + 1) + "'>无数据 no data</td></tr>");
             return;
         }
         var cells = p.c[k].map(function(n) {
@@ -535,13 +619,14 @@ function circlesPopup(p, M) {
             t.push("<tr class='cc-miss'><td>✗ " + cat.l + '</td>' + cells + '<td>' + near +
                    '</td></tr>');
         } else {
-            t.push('<tr><td>' + cat.l + '</td>' + cells + '<td>' + near + '</td></tr>');
+            reached.push('<tr><td>' + cat.l + '</td>' + cells + '<td>' + near + '</td></tr>');
         }
     });
-    t.push('</table>');
+    t.push(reached.join(''), gaps.join(''), '</table>');
     h.push(t.join(''));
-    h.push("<div class='cc-note'>数字为步行范围内的设施数量；红色为缺少的服务。" +
-           'Numbers are services within walking distance; red rows are missing.</div></div>');
+    h.push("<div class='cc-note'>数字为步行范围内的设施数量；红色为缺少的服务（排在前面）。" +
+           'Numbers are services within walking distance; missing ones are red, at the top.' +
+           '</div></div>');
     return h.join('');
 }
 L.Control.Fullscreen = L.Control.extend({
@@ -623,7 +708,9 @@ class _Layers(MacroElement):
                 var control = document.querySelector('.leaflet-control-layers');
                 var top = title ? title.getBoundingClientRect().bottom + 10 : 10;
                 var right = control ? control.offsetWidth + 20 : 10;
-                return {maxWidth: width, autoPanPaddingTopLeft: L.point(10, top),
+                var height = Math.max(200, Math.min(420, window.innerHeight - top - 60));
+                return {maxWidth: width, maxHeight: height,
+                        autoPanPaddingTopLeft: L.point(10, top),
                         autoPanPaddingBottomRight: L.point(right, 10)};
             }
             window.circlesClusterLayers = {};
@@ -727,6 +814,7 @@ _CSS = """
   sans-serif; }
 .cc-pop .cc-id { color: #777; font-size: 11px; }
 .cc-grade { margin: 2px 0; }
+.cc-grades { margin-top: 4px; font-size: 12px; }
 .cc-table { border-collapse: collapse; margin-top: 6px; }
 .cc-table th, .cc-table td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
 .cc-table th:first-child, .cc-table td:first-child { text-align: left; }
@@ -774,24 +862,40 @@ def _title_panel(result: StudyResult) -> str:
     )
 
 
-def _legend(result: StudyResult, iso_colors: list[str], grades: dict[str, str]) -> str:
+def _legend(
+    result: StudyResult, iso_colors: list[str], grades: dict[str, str], clusters: list[dict]
+) -> str:
     top = tables.largest(result)
-    avail = tables.available_keys(result)
-    n = len(avail)
-    rows = [
-        f"<h2>小区颜色：{_e(tables.label_zh(top))}步行能到达几类日常服务<br>"
-        f"Colour of an area: how many kinds of daily service are within "
-        f"{_e(tables.label_en(top))} on foot</h2>"
-    ]
-    for low, _high, color, zh, en in _CLASSES:
-        if low > n or (low > 0 and not avail):
-            continue
-        if low == 0:
-            zh, en = f"全部 {n} 类都能到达", f"all {n} kinds reachable"
-        rows.append(
-            f"<div class='cc-row'><span class='cc-swatch' style='background:{color}'></span>"
-            f"{_e(zh)} · {_e(en)}</div>"
-        )
+    n = len(tables.available_keys(result))
+    per_class = [sum(1 for c in clusters if c.get("k") == i) for i in range(len(_CLASSES))]
+    scored = _scored_level(result)
+    if scored is not None:
+        std, level = scored
+        level_name = " ".join(x for x in (getattr(level, "zh", ""), getattr(level, "en", "")) if x)
+        rows = [
+            f"<h2>小区颜色：按标准配齐程度评级（{_e(level_name)}）<br>"
+            "Colour of an area: its grade by the standard (share of the required facilities "
+            f"within reach)</h2>"
+        ]
+        for i, g in enumerate(getattr(std, "grades", ())[: len(_CLASSES)]):
+            rows.append(
+                f"<div class='cc-row'><span class='cc-swatch' style='background:"
+                f"{_CLASSES[i][1]}'></span>{_e(g.grade)} {_e(_grade_meaning(std, g.grade))}"
+                f" ({per_class[i]})</div>"
+            )
+    else:
+        rows = [
+            f"<h2>小区颜色：{_e(tables.label_zh(top))}步行能到达几成日常服务（共 {n} 类）<br>"
+            f"Colour of an area: the share of the {n} kinds of daily service within "
+            f"{_e(tables.label_en(top))} on foot</h2>"
+        ]
+        for i, (_low, color, zh, en) in enumerate(_CLASSES):
+            if n == 0 and i > 0:
+                continue
+            rows.append(
+                f"<div class='cc-row'><span class='cc-swatch' style='background:{color}'></span>"
+                f"{_e(zh)} · {_e(en)} ({per_class[i]})</div>"
+            )
     rows.append(
         f"<div class='cc-row'><span class='cc-swatch' style='background:{_UNUSED[0]};"
         f"border-style:dashed'></span>{_UNUSED[1]} · {_UNUSED[2]}</div>"
@@ -801,14 +905,8 @@ def _legend(result: StudyResult, iso_colors: list[str], grades: dict[str, str]) 
         f"border:2px dashed {_BLIND}'></span>服务盲区（缺少至少一类服务）· "
         "blind spot (misses at least one kind)</div>"
     )
-    if grades:
-        counts: dict[str, int] = {}
-        for g in grades.values():
-            counts[g] = counts.get(g, 0) + 1
-        shown = "、".join(f"{g} ({c})" for g, c in sorted(counts.items()))
-        rows.append(
-            f"<div class='cc-note'>标准等级（小区数）Grades by the standard (areas): {shown}</div>"
-        )
+    if scored is None:
+        rows.append(_grade_legend(result, grades))
     parts = []
     for t, color in zip(result.thresholds, iso_colors, strict=True):
         parts.append(
@@ -1002,7 +1100,7 @@ def build_map(
     cat_colors = category_colors(result)
     grades = cluster_grades(result)
 
-    clusters = _cluster_data(result, grades)
+    clusters = _cluster_data(result, grades, grade_classes(result))
     n_blind = sum(1 for c in clusters if c["u"] and c["m"])
     clusters_group = folium.FeatureGroup(
         name=_group_name(f"小区 Residential areas ({sum(1 for c in clusters if c['u'])})")
@@ -1033,7 +1131,7 @@ def build_map(
             cat_groups,
         )
     )
-    root.html.add_child(Element(_legend(result, iso_colors, grades)))
+    root.html.add_child(Element(_legend(result, iso_colors, grades, clusters)))
     if bounds is not None:
         m.fit_bounds(bounds, padding=(20, 20))
     return m

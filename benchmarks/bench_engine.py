@@ -1,0 +1,357 @@
+"""Malta: our engine against pandana and cityseer on the same graph and the same POIs.
+
+    .venv/bin/python benchmarks/bench_engine.py [--repeats 5] [--peer-repeats 3]
+
+Every walking node of ``malta-2018.osm.pbf`` is an origin; five categories; 300, 500 and
+1000 m plus the nearest distance. The graph is our WalkNetwork (UTM metres, largest
+connected component) and the POIs are the services we find, as projected points, keeping
+those within the study's snapping distance; every tool gets exactly these arrays.
+
+- ours, engine alone: ``engine.reach`` with every node as origin (``attach_to_nodes``) and
+  the services attached to edges (``EdgeIndex.attach``), done before the clock starts.
+  Also timed with the snapping inside the clock, and with the nearest bounded at 1000 m.
+- pandana: ``Network`` (its contraction hierarchy) + ``precompute(1000)`` = build; then per
+  category ``get_node_ids`` + ``set`` and a flat-sum ``aggregate`` per threshold = queries;
+  ``set_pois`` + ``nearest_pois`` within 1000 m = nearest, timed apart.
+- cityseer: ``layers.compute_accessibilities`` (its POI assignment included) with a flat
+  weight (``decay_fn="1"``, one count column per category and distance, plus its nearest);
+  the networkx graph and the NetworkStructure are built before the clock starts.
+- pyrosm: ``OSM(path).get_network(network_type="walking")``, for reference (and, for
+  information, the same with ``nodes=True``, which also splits the ways into segments).
+
+Writes ``engine.json`` into the results folder and prints a summary.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("CITYSEER_QUIET_MODE", "true")  # no progress bars (read at import)
+
+import numpy as np  # noqa: E402
+from common import (  # noqa: E402
+    CATEGORIES,
+    MALTA,
+    THRESHOLDS,
+    CpuShare,
+    base_arg_parser,
+    load_city,
+    log,
+    snap_max_m,
+    timed_runs,
+    write_json,
+)
+
+from circles import engine  # noqa: E402
+from circles.snap import EdgeIndex, attach_to_nodes  # noqa: E402
+
+
+def _points(att) -> engine.Points:
+    return engine.Points(att.edge, att.offset, att.snap_m)
+
+
+def bench_ours(city, repeats: int) -> dict:
+    net = city.network
+    n_cat = len(CATEGORIES)
+    origins = _points(attach_to_nodes(net, np.arange(net.n_nodes)))
+    s_att = EdgeIndex(net).attach(city.svc_x, city.svc_y, snap_max_m())
+    assert s_att.used.all()
+    services = _points(s_att)
+
+    def engine_alone(limit=np.inf):
+        return engine.reach(
+            net.graph, origins, services, city.svc_cat, n_cat, THRESHOLDS, nearest_limit_m=limit
+        )
+
+    def with_snapping():
+        o = _points(attach_to_nodes(net, np.arange(net.n_nodes)))
+        s = _points(EdgeIndex(net).attach(city.svc_x, city.svc_y, snap_max_m()))
+        return engine.reach(net.graph, o, s, city.svc_cat, n_cat, THRESHOLDS)
+
+    # One untimed run loads (or compiles) the numba kernels.
+    med, times, res = timed_runs(engine_alone, repeats, warmup=1)
+    log(f"ours engine alone: {med:.3f} s {[round(t, 3) for t in times]}")
+    med_snap, times_snap, _ = timed_runs(with_snapping, repeats)
+    log(f"ours with snapping: {med_snap:.3f} s")
+    med_b, times_b, _ = timed_runs(lambda: engine_alone(float(max(THRESHOLDS))), repeats)
+    log(f"ours nearest bounded at {max(THRESHOLDS)} m: {med_b:.3f} s")
+    return {
+        "engine_s": med,
+        "engine_runs": times,
+        "with_snapping_s": med_snap,
+        "with_snapping_runs": times_snap,
+        "nearest_bounded_s": med_b,
+        "nearest_bounded_runs": times_b,
+        "threads": engine.numba.get_num_threads(),
+        "counts": res.counts,  # (origins, categories, thresholds)
+        "nearest_m": res.nearest_m,  # (origins, categories), NaN when none
+    }
+
+
+def bench_pandana(city, repeats: int) -> dict:
+    import pandana
+    import pandas as pd
+
+    net = city.network
+    nmax = float(max(THRESHOLDS))
+    build, query, nearest = [], [], []
+    counts = nearest_m = None
+    for r in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        pnet = pandana.Network(
+            net.x,
+            net.y,
+            net.edge_u,
+            net.edge_v,
+            pd.DataFrame({"distance": net.edge_len}),
+            twoway=True,
+        )
+        pnet.precompute(nmax)
+        t1 = time.perf_counter()
+        counts = np.zeros((net.n_nodes, len(CATEGORIES), len(THRESHOLDS)))
+        for ci, cat in enumerate(CATEGORIES):
+            m = city.svc_cat == ci
+            ids = pnet.get_node_ids(pd.Series(city.svc_x[m]), pd.Series(city.svc_y[m]))
+            pnet.set(ids, name=cat)
+            for ti, d in enumerate(THRESHOLDS):
+                agg = pnet.aggregate(d, type="sum", decay="flat", name=cat)
+                counts[:, ci, ti] = agg.to_numpy()
+        t2 = time.perf_counter()
+        nearest_m = np.full((net.n_nodes, len(CATEGORIES)), np.nan)
+        for ci, cat in enumerate(CATEGORIES):
+            m = city.svc_cat == ci
+            pnet.set_pois(
+                category=cat,
+                maxdist=nmax,
+                maxitems=1,
+                x_col=pd.Series(city.svc_x[m]),
+                y_col=pd.Series(city.svc_y[m]),
+            )
+            got = pnet.nearest_pois(nmax, cat, num_pois=1, max_distance=np.nan)
+            nearest_m[:, ci] = got[1].to_numpy()
+        t3 = time.perf_counter()
+        build.append(t1 - t0)
+        query.append(t2 - t1)
+        nearest.append(t3 - t2)
+        log(
+            f"pandana run {r + 1}: build {t1 - t0:.2f} s, queries {t2 - t1:.2f} s, "
+            f"nearest {t3 - t2:.2f} s"
+        )
+        del pnet
+    total = [b + q for b, q in zip(build, query, strict=True)]
+    return {
+        "build_s": statistics.median(build),
+        "queries_s": statistics.median(query),
+        "build_plus_queries_s": statistics.median(total),
+        "nearest_s": statistics.median(nearest),
+        "build_runs": build,
+        "queries_runs": query,
+        "nearest_runs": nearest,
+        "aggregate_calls": len(CATEGORIES) * len(THRESHOLDS),
+        "counts": counts,
+        "nearest_m": nearest_m,
+    }
+
+
+def cityseer_inputs(city):
+    """networkx MultiGraph of our graph (string keys, straight 'geom' edges), its cityseer
+    NetworkStructure, and the POIs as a GeoDataFrame: set-up, not timed."""
+    import geopandas as gpd
+    import networkx as nx
+    import shapely
+    from cityseer.tools import io
+
+    net = city.network
+    g = nx.MultiGraph()
+    g.graph["crs"] = net.crs.to_epsg() or net.crs.to_wkt()
+    keys = [str(i) for i in range(net.n_nodes)]
+    g.add_nodes_from(
+        (k, {"x": float(x), "y": float(y)})
+        for k, x, y in zip(keys, net.x.tolist(), net.y.tolist(), strict=True)
+    )
+    coords = np.stack(
+        [
+            np.column_stack([net.x[net.edge_u], net.y[net.edge_u]]),
+            np.column_stack([net.x[net.edge_v], net.y[net.edge_v]]),
+        ],
+        axis=1,
+    )
+    lines = shapely.linestrings(coords)
+    g.add_edges_from(
+        (keys[u], keys[v], {"geom": line})
+        for u, v, line in zip(net.edge_u.tolist(), net.edge_v.tolist(), lines, strict=True)
+    )
+    nodes_gdf, _edges_gdf, structure = io.network_structure_from_nx(g)
+    data = gpd.GeoDataFrame(
+        {"category": [CATEGORIES[c] for c in city.svc_cat]},
+        geometry=gpd.points_from_xy(city.svc_x, city.svc_y),
+        crs=net.crs,
+    )
+    return nodes_gdf, structure, data
+
+
+def bench_cityseer(city, repeats: int) -> dict:
+    from cityseer.metrics import layers
+
+    net = city.network
+    t0 = time.perf_counter()
+    nodes_gdf, structure, data = cityseer_inputs(city)
+    setup = time.perf_counter() - t0
+    log(f"cityseer set-up (networkx graph, NetworkStructure; not timed): {setup:.1f} s")
+    copies = [nodes_gdf.copy() for _ in range(max(1, repeats))]
+    runs = []
+    out = None
+    for r, frame in enumerate(copies):
+        t0 = time.perf_counter()
+        out = layers.compute_accessibilities(
+            data,
+            landuse_column_label="category",
+            accessibility_keys=CATEGORIES,
+            nodes_gdf=frame,
+            network_structure=structure,
+            max_netw_assign_dist=snap_max_m(),
+            distances=THRESHOLDS,
+            decay_fn="1",
+        )
+        runs.append(time.perf_counter() - t0)
+        log(f"cityseer run {r + 1}: {runs[-1]:.2f} s")
+    order = out.index.astype(int).to_numpy()
+    counts = np.zeros((net.n_nodes, len(CATEGORIES), len(THRESHOLDS)))
+    nearest_m = np.full((net.n_nodes, len(CATEGORIES)), np.nan)
+    for ci, cat in enumerate(CATEGORIES):
+        for ti, d in enumerate(THRESHOLDS):
+            counts[order, ci, ti] = out[f"cc_{cat}_{d}"].to_numpy(np.float64)
+        near = out[f"cc_{cat}_nearest_max_{max(THRESHOLDS)}"].to_numpy(np.float64)
+        nearest_m[order, ci] = np.where(np.isfinite(near), near, np.nan)
+    return {
+        "setup_s": setup,
+        "run_s": statistics.median(runs),
+        "runs": runs,
+        "counts": np.nan_to_num(counts),
+        "nearest_m": nearest_m,
+    }
+
+
+def bench_pyrosm(path: Path, repeats: int) -> dict:
+    """pyrosm's walking network: as asked (ways as edges), and with nodes=True (the graph
+    form, split into segments between nodes) for information."""
+    import pyrosm
+
+    runs, runs_nodes = [], []
+    edges = nodes = seg_edges = None
+    for r in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        edges = pyrosm.OSM(str(path)).get_network(network_type="walking")
+        runs.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        nodes, seg_edges = pyrosm.OSM(str(path)).get_network(network_type="walking", nodes=True)
+        runs_nodes.append(time.perf_counter() - t0)
+        log(f"pyrosm run {r + 1}: {runs[-1]:.2f} s (with nodes=True {runs_nodes[-1]:.2f} s)")
+    return {
+        "load_s": statistics.median(runs),
+        "runs": runs,
+        "edges": len(edges),
+        "load_with_nodes_s": statistics.median(runs_nodes),
+        "runs_with_nodes": runs_nodes,
+        "nodes_with_nodes": len(nodes),
+        "edges_with_nodes": len(seg_edges),
+    }
+
+
+def cross_check(city, tools: dict[str, dict]) -> dict:
+    """Per category: share of nodes with a service within 300 and 1000 m, the median
+    nearest distance (nodes with one within 1000 m), and how often a peer's 1000 m count
+    equals ours exactly."""
+    out = {}
+    ours = tools["ours"]
+    last = len(THRESHOLDS) - 1
+    for ci, cat in enumerate(CATEGORIES):
+        row = {"pois": int((city.svc_cat == ci).sum())}
+        for name, t in tools.items():
+            c = np.asarray(t["counts"])
+            near = np.asarray(t["nearest_m"], dtype=np.float64)[:, ci]
+            within = near[near <= max(THRESHOLDS)]
+            row[name] = {
+                f"share_{d}m": float((c[:, ci, ti] > 0).mean()) for ti, d in enumerate(THRESHOLDS)
+            }
+            row[name]["median_nearest_m"] = float(np.median(within)) if len(within) else None
+            row[name]["same_count_1000m_as_ours"] = float(
+                (np.rint(c[:, ci, last]) == np.asarray(ours["counts"])[:, ci, last]).mean()
+            )
+        out[cat] = row
+    return out
+
+
+def main() -> None:
+    ap = base_arg_parser(__doc__.splitlines()[0])
+    ap.add_argument("--osm", type=Path, default=MALTA)
+    ap.add_argument("--repeats", type=int, default=5, help="runs of ours (median)")
+    ap.add_argument("--peer-repeats", type=int, default=3, help="runs of each peer (median)")
+    ap.add_argument("--skip", default="", help="comma-separated: pandana,cityseer,pyrosm")
+    args = ap.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+
+    share = CpuShare()
+    log(f"loading {args.osm}")
+    city = load_city(args.osm)
+    net = city.network
+    log(
+        f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(city.svc_x):,} POIs used "
+        f"of {city.n_found:,} found"
+    )
+    tools = {"ours": bench_ours(city, args.repeats)}
+    if "pandana" not in skip:
+        tools["pandana"] = bench_pandana(city, args.peer_repeats)
+    if "cityseer" not in skip:
+        tools["cityseer"] = bench_cityseer(city, args.peer_repeats)
+    pyrosm = None if "pyrosm" in skip else bench_pyrosm(args.osm, args.peer_repeats)
+    check = cross_check(city, tools)
+
+    result = {
+        "osm": str(args.osm.resolve()),
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "pois_found": city.n_found,
+        "pois_used": len(city.svc_x),
+        "pois_per_category": {c: int((city.svc_cat == i).sum()) for i, c in enumerate(CATEGORIES)},
+        "categories": CATEGORIES,
+        "thresholds_m": THRESHOLDS,
+        "snap_max_m": snap_max_m(),
+        "repeats": {"ours": args.repeats, "peers": args.peer_repeats},
+        "prepare_s": city.prepare_s,
+        "ours": {k: v for k, v in tools["ours"].items() if k not in ("counts", "nearest_m")},
+        "pandana": {
+            k: v for k, v in tools.get("pandana", {}).items() if k not in ("counts", "nearest_m")
+        }
+        or None,
+        "cityseer": {
+            k: v for k, v in tools.get("cityseer", {}).items() if k not in ("counts", "nearest_m")
+        }
+        or None,
+        "pyrosm": pyrosm,
+        "cross_check": check,
+        "cpu_share": share.stop(),
+    }
+    path = write_json(args.results, "engine", result)
+    ours = result["ours"]["engine_s"]
+    print(f"ours (engine alone): {ours:.3f} s")
+    if result["pandana"]:
+        p = result["pandana"]["build_plus_queries_s"]
+        print(f"pandana build + queries: {p:.2f} s -> {p / ours:.1f}x ours")
+    if result["cityseer"]:
+        c = result["cityseer"]["run_s"]
+        print(f"cityseer: {c:.2f} s -> {c / ours:.1f}x ours")
+    if pyrosm:
+        print(f"pyrosm load: {pyrosm['load_s']:.2f} s")
+    print(
+        "share of nodes with a pharmacy within 1000 m: "
+        + ", ".join(f"{name} {check['pharmacy'][name]['share_1000m']:.3f}" for name in tools)
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

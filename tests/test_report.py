@@ -1,0 +1,274 @@
+"""The report: report.html (self-contained, escaped, with charts) and report.md, same content."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_outputs import IMG_XSS, PIPE_NAME, SCRIPT_XSS, make_result
+from typer.testing import CliRunner
+
+from circles import scoring
+from circles.outputs import REPORT_HTML, REPORT_MD, SUMMARY_JSON, report_html, write_outputs
+from circles.outputs import report as report_mod
+from circles.settings import OSM_COPYRIGHT_URL
+from circles.standards import standard_from_dict
+from cli import app
+
+runner = CliRunner()
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+@pytest.fixture(scope="module")
+def written(nanjing_result, tmp_path_factory) -> Path:
+    return write_outputs(nanjing_result, tmp_path_factory.mktemp("report") / "nj")
+
+
+def _urls(html: str) -> set[str]:
+    return set(re.findall(r"https?://[^\s\"'<>)]+", html))
+
+
+def _h2_html(html: str) -> list[str]:
+    import html as h
+
+    return [h.unescape(t) for t in re.findall(r"<h2 id=\"s\d+\">(.*?)</h2>", html)]
+
+
+def _h2_md(md: str) -> list[str]:
+    return [line[3:] for line in md.splitlines() if line.startswith("## ")]
+
+
+def test_bundled_report_html_is_self_contained_and_complete(written, nanjing_result):
+    html = (written / REPORT_HTML).read_text(encoding="utf-8")
+    md = (written / REPORT_MD).read_text(encoding="utf-8")
+    # Opens offline: no script, no outside resource, a policy that forbids both.
+    assert "<script" not in html.lower()
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert _urls(html) <= {OSM_COPYRIGHT_URL, SVG_NS}
+    assert not re.search(r"\ssrc=", html)
+    # Two charts drawn inline: coverage by category and threshold, grades by level.
+    assert html.count("<svg") == 2
+    # The same sections, in the same order, in both files.
+    sections = _h2_html(html)
+    assert sections == _h2_md(md)
+    for title in (
+        "数据概况 Data summary",
+        "数据缺口 Data gaps",
+        "指标 Indicators",
+        "覆盖率 Coverage",
+        "完整度分布 Distribution of completeness",
+        "服务盲区 Blind spots",
+        "方法与假设 Method and assumptions",
+        "数据版权 Attribution",
+    ):
+        assert title in sections, title
+    assert any(s.startswith("最欠缺的小区") for s in sections)
+    assert any("城市居住区规划设计标准" in s for s in sections)
+    # The indicators, bilingual, and the standard with its clauses.
+    for words in (
+        "社区便民商业服务设施覆盖率 Community convenience-commerce coverage",
+        "社区养老服务设施覆盖率",
+        "幼儿园覆盖率 Kindergarten coverage",
+        "完整生活圈覆盖率",
+        "GB 50180-2018",
+        "表B.0.2",
+        "表3.0.4",
+        "© OpenStreetMap contributors, ODbL 1.0",
+    ):
+        assert words in html and words in md, words
+    # Elder care has no data in the bundled district: a gap, not 0 %, in the chart too.
+    assert "数据缺口 data gap (unknown, not 0%)" in html
+    # Walking speed, snapping and what is not assessed are stated.
+    assert "km/h" in md and "Snapping" in md and "物业管理与服务" in md
+
+
+def test_bundled_indicator_matches_the_cluster_table(written, nanjing_result):
+    """The 5-minute convenience-commerce indicator of GB 50180-2018 is 'a grocery, pharmacy,
+    laundry or hairdresser within 300 m'; recompute it from the nearest distances."""
+    summary = json.loads((written / SUMMARY_JSON).read_text(encoding="utf-8"))
+    (ind,) = [i for i in summary["scoring"]["indicators"] if i["key"] == "commerce"]
+    c = nanjing_result.clusters
+    used = c["used"].to_numpy(bool)
+    near = np.nanmin(
+        np.vstack(
+            [
+                c[f"{k}_nearest_m"].to_numpy(float)
+                for k in ("market", "pharmacy", "laundry", "hairdresser")
+            ]
+        ),
+        axis=0,
+    )
+    covered = used & (near <= 300)
+    pop = c["population"].to_numpy(float)
+    area = c["area_m2"].to_numpy(float)
+    assert ind["share_clusters"] == pytest.approx(covered.sum() / used.sum(), abs=1e-4)
+    assert ind["share_population"] == pytest.approx(pop[covered].sum() / pop[used].sum(), abs=1e-4)
+    assert ind["share_area"] == pytest.approx(area[covered].sum() / area[used].sum(), abs=1e-4)
+    (elder,) = [i for i in summary["scoring"]["indicators"] if i["key"] == "elder_care"]
+    assert elder["share_clusters"] is None and elder["status"] == "data gap"
+    # Every cluster row carries its scores in the CSV.
+    csv = pd.read_csv(written / "clusters.csv", encoding="utf-8-sig")
+    assert {"std_15min_grade", "std_5min_missing", "std_block_meets"} <= set(csv.columns)
+
+
+def _scored_make_result():
+    """The synthetic result of test_outputs (hostile OSM names), scored on a small standard."""
+    res = make_result()
+    std = standard_from_dict(
+        {
+            "key": "mini",
+            "title": {"zh": "<b>小</b>", "en": "Mini <i>"},
+            "source": {"document": "D", "number": "N-1", "year": 2024, "clauses": ["<c>"]},
+            "grades": [{"grade": "A", "min_share": 1.0}, {"grade": "E", "min_share": 0.0}],
+            "levels": {
+                "near": {
+                    "zh": "近",
+                    "en": "Near",
+                    "distance_m": 500,
+                    "requirements": {
+                        "market": {"item": "1 市场"},
+                        "pharmacy": {"item": "2 药店"},
+                        "elder_care": {"item": "3 养老"},
+                    },
+                }
+            },
+            "indicators": {"complete": {"zh": "完整", "en": "Complete", "levels": ["near"]}},
+        }
+    )
+    res.scores = scoring.score(res.clusters, std, gaps=["elder_care"], found={"market": 2})
+    res.clusters = scoring.with_columns(res.clusters, res.scores.table)
+    res.scores.clusters = res.clusters
+    return res
+
+
+def test_osm_names_are_escaped_in_html():
+    res = _scored_make_result()
+    html = report_html.render_html(res)
+    for raw in (IMG_XSS, SCRIPT_XSS, "<b>小</b>", "Mini <i>", "<c>"):
+        assert raw not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html.lower()
+    # The hostile cluster name shows (escaped) among the least-served clusters.
+    assert "测试 &lt;b&gt;Test&lt;/b&gt;" in html
+    md = report_mod.render_report(res)
+    assert r"A\|B 花园" in md or PIPE_NAME not in md
+
+
+def test_report_without_scores_still_renders():
+    res = make_result()
+    html = report_html.render_html(res)
+    assert "指标 Indicators" not in html
+    assert "覆盖率 Coverage" in html and html.count("<svg") == 1
+    assert _h2_html(html) == _h2_md(report_mod.render_report(res))
+
+
+def test_both_report_files_are_written_atomically(tmp_path):
+    out = write_outputs(make_result(), tmp_path / "study")
+    assert (out / REPORT_HTML).is_file() and (out / REPORT_MD).is_file()
+
+
+def test_svg_text_is_escaped():
+    svg = report_html.coverage_svg(
+        {"rows": [{"label": SCRIPT_XSS, "gap": False, "values": [0.5]}], "series": ["<x>"]}
+    )
+    assert SCRIPT_XSS not in svg and "<x>" not in svg
+    assert "&lt;/script&gt;" in svg
+
+
+# ---------------------------------------------------------------------------------------
+# The command line: --standard
+# ---------------------------------------------------------------------------------------
+
+
+def test_cli_run_with_a_user_standard(tmp_path):
+    rules = tmp_path / "local.yaml"
+    rules.write_text(
+        "extends: gb50180-2018\n"
+        "key: nanjing-local\n"
+        "levels:\n"
+        "  block:\n"
+        "    requirements:\n"
+        "      convenience: {distance_m: 500}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "nj"
+    res = runner.invoke(app, ["run", "--standard", str(rules), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / SUMMARY_JSON).read_text(encoding="utf-8"))
+    assert summary["standard"]["key"] == "nanjing-local"
+    block = [lv for lv in summary["scoring"]["levels"] if lv["key"] == "block"][0]
+    assert block["distances_m"]["convenience"] == 500
+    assert block["distances_m"]["post_parcel"] == 300
+    html = (out / REPORT_HTML).read_text(encoding="utf-8")
+    assert "local variant" in html
+    assert "Kindergarten coverage" in res.output  # the indicator table on screen
+
+
+def test_cli_run_with_another_builtin_standard(tmp_path):
+    out = tmp_path / "cc"
+    res = runner.invoke(app, ["run", "--standard", "complete-community-2020", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / SUMMARY_JSON).read_text(encoding="utf-8"))
+    assert summary["scoring"]["standard"] == "complete-community-2020"
+    assert [lv["key"] for lv in summary["scoring"]["levels"]] == ["community"]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("gb50180", "unknown standard 'gb50180'"),
+        ("missing-rules.yaml", "standard file not found"),
+    ],
+)
+def test_cli_bad_standard_is_one_line(tmp_path, monkeypatch, value, words):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["run", "--standard", value, "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert words in res.output
+    assert "Traceback" not in res.output
+    assert res.output.count("error:") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_html_opens_offline_in_a_browser(written):
+    """The page in chromium with every network request refused: it renders, charts and all."""
+    chromium = os.environ.get("CIRCLES_CHROMIUM", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed")
+    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
+        pytest.skip(f"chromium not found at {chromium}")
+    refused, errors = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+
+            def route(r):
+                if r.request.url.startswith("file://"):
+                    r.continue_()
+                else:
+                    refused.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append(d.message), d.dismiss()))
+            page.goto((written / REPORT_HTML).as_uri())
+            svgs = page.locator("svg")
+            assert svgs.count() == 2
+            for i in range(2):
+                box = svgs.nth(i).bounding_box()
+                assert box and box["width"] > 300 and box["height"] > 50
+            assert "指标 Indicators" in page.locator("h2").all_inner_texts()
+        finally:
+            browser.close()
+    assert refused == [] and errors == []
