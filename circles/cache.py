@@ -19,20 +19,6 @@ import numpy as np
 
 # Bump when the content or meaning of an entry changes.
 CACHE_VERSION = 1
-_NETWORK_ARRAYS = (
-    "osm_id",
-    "x",
-    "y",
-    "lon",
-    "lat",
-    "edge_u",
-    "edge_v",
-    "edge_len",
-    "indptr",
-    "indices",
-    "weights",
-    "csr_edge",
-)
 
 
 def default_dir() -> Path:
@@ -54,9 +40,32 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def code_digest() -> str:
+    """SHA-256 of the modules that produce an entry: a changed reader, filter or snapping
+    rule is a different key, even before CACHE_VERSION is bumped."""
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in _PRODUCERS:
+        h.update((package / rel).read_bytes())
+    return h.hexdigest()
+
+
+_PRODUCERS = (
+    "network.py",
+    "services.py",
+    "snap.py",
+    "settings.py",
+    "engine.py",
+    "sources/osm_file.py",
+    "sources/extract.py",
+)
+
+
 def make_key(parts: dict) -> str:
-    """A stable key from JSON-able parts (file digests, settings)."""
-    text = json.dumps({"version": CACHE_VERSION, **parts}, sort_keys=True, default=str)
+    """A stable key from JSON-able parts (file digests, settings) and the code's digest."""
+    text = json.dumps(
+        {"version": CACHE_VERSION, "code": code_digest(), **parts}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

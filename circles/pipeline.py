@@ -107,6 +107,23 @@ def load_extract(study: Study, buildings: bool = True) -> OsmExtract:
     )
 
 
+# The WalkNetwork arrays kept in a cache entry (with its CRS as WKT and its stats).
+_CACHED_NETWORK_FIELDS = (
+    "osm_id",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "edge_u",
+    "edge_v",
+    "edge_len",
+    "indptr",
+    "indices",
+    "weights",
+    "csr_edge",
+)
+
+
 @dataclass
 class Prepared:
     """The parsed inputs: network, services with their attachments, and (when parsed now)
@@ -206,29 +223,12 @@ def prepare(
 
 def _to_arrays(p: Prepared) -> dict[str, np.ndarray]:
     net = p.network
-    arrays = {f"net_{k}": getattr(net, k) for k in cache_arrays()}
+    arrays = {f"net_{k}": getattr(net, k) for k in _CACHED_NETWORK_FIELDS}
     arrays["net_crs"] = np.array(net.crs.to_wkt())
     arrays.update({f"svc_{k}": v for k, v in p.services.items()})
     for k in ("edge", "offset", "snap_m", "used"):
         arrays[f"att_{k}"] = getattr(p.s_att, k)
     return arrays
-
-
-def cache_arrays() -> tuple[str, ...]:
-    return (
-        "osm_id",
-        "x",
-        "y",
-        "lon",
-        "lat",
-        "edge_u",
-        "edge_v",
-        "edge_len",
-        "indptr",
-        "indices",
-        "weights",
-        "csr_edge",
-    )
 
 
 def _from_cache(arrays: dict[str, np.ndarray], meta: dict) -> Prepared:
@@ -237,7 +237,7 @@ def _from_cache(arrays: dict[str, np.ndarray], meta: dict) -> Prepared:
     net = WalkNetwork(
         crs=pyproj.CRS.from_wkt(str(arrays["net_crs"])),
         stats=meta.get("stats", {}),
-        **{k: arrays[f"net_{k}"] for k in cache_arrays()},
+        **{k: arrays[f"net_{k}"] for k in _CACHED_NETWORK_FIELDS},
     )
     services = {k[4:]: v for k, v in arrays.items() if k.startswith("svc_")}
     att = Attachment(*(arrays[f"att_{k}"] for k in ("edge", "offset", "snap_m", "used")))
