@@ -66,11 +66,19 @@ def run_once(cmd: list[str], out: Path, env: dict | None = None) -> tuple[float,
 
 def series(label: str, cmds, repeats: int, tmp: Path, expect_cache: bool | None) -> dict:
     walls, steps, last = [], [], None
+    misses = 0
     for r in range(repeats):
-        out = tmp / f"{label}-{r}"
-        wall, summary = run_once(cmds(out), out)
-        if expect_cache is not None and summary["from_cache"] != expect_cache:
-            raise RuntimeError(f"{label}: from_cache is {summary['from_cache']}")
+        for attempt in range(3):
+            out = tmp / f"{label}-{r}-{attempt}"
+            wall, summary = run_once(cmds(out), out)
+            if summary["from_cache"] == expect_cache:
+                break
+            # The cache key holds a digest of circles' code: an edit to it between the
+            # priming run and this one makes a miss, which fills the cache again.
+            misses += 1
+            log(f"{label} run {r + 1}: from_cache is {summary['from_cache']}; run again")
+        else:
+            raise RuntimeError(f"{label}: from_cache stayed {summary['from_cache']}")
         walls.append(wall)
         steps.append(summary["timings_s"])
         last = summary
@@ -84,6 +92,7 @@ def series(label: str, cmds, repeats: int, tmp: Path, expect_cache: bool | None)
         "columns": last["_columns"],
         "categories_computed": last["categories"],
         "origins": last["inputs"].get("origins"),
+        "runs_discarded": misses,
     }
 
 

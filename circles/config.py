@@ -79,6 +79,57 @@ class Thresholds(_Model):
         return sorted(float(d) for d in (self.distances_m or DEFAULT_THRESHOLDS_M))
 
 
+def _check_crs(v: str) -> str:
+    from circles.sources.coords import normalize_crs
+
+    return normalize_crs(v)
+
+
+class PoiColumns(_Model):
+    """Which column of a POI table holds what; unset roles are looked up by common names
+    (AMap's export columns, Baidu's, and Chinese headers such as 名称, 经度, 纬度)."""
+
+    name: str | None = None
+    category: str | None = Field(None, description="a circles category key or its 中文 label")
+    typecode: str | None = Field(None, description="AMap type code(s), 6 digits, '|'-separated")
+    type: str | None = Field(None, description="type text: AMap 'a;b;c' or Baidu '医疗;药店'")
+    location: str | None = Field(None, description="'lng,lat' in one column (AMap)")
+    lng: str | None = None
+    lat: str | None = None
+    id: str | None = None
+    wkt: str | None = Field(None, description="a WKT geometry column (instead of lng/lat)")
+
+
+class ResidenceColumns(_Model):
+    """Which column of a 小区 table holds what (unset: looked up by common names)."""
+
+    name: str | None = None
+    households: str | None = Field(None, description="户数: dwellings")
+    population: str | None = Field(None, description="人口: residents")
+    location: str | None = None
+    lng: str | None = None
+    lat: str | None = None
+    id: str | None = None
+    wkt: str | None = None
+
+
+class PoiTable(_Model):
+    """A POI table of your own: CSV, XLSX, GeoJSON, GeoPackage or Shapefile."""
+
+    file: Path
+    crs: str = Field(
+        "wgs84", description="wgs84 | gcj02 (AMap, Tencent) | bd09 (Baidu) | EPSG:<code>"
+    )
+    encoding: str | None = Field(None, description="CSV text encoding; default: detected")
+    sheet: str | None = Field(None, description="XLSX sheet; default: the first")
+    columns: PoiColumns = Field(default_factory=PoiColumns)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, v: str) -> str:
+        return _check_crs(v)
+
+
 class Residences(_Model):
     """How residence clusters are formed, and how their population is estimated."""
 
@@ -96,6 +147,18 @@ class Residences(_Model):
     grid_persons_per_ha: float = Field(
         100.0, ge=0, description="density assumed for grid cells, persons per hectare"
     )
+    file: Path | None = Field(
+        None, description="a table of 小区 (points or polygons): the clusters come from it"
+    )
+    crs: str = Field("wgs84", description="of file: wgs84 | gcj02 | bd09 | EPSG:<code>")
+    encoding: str | None = Field(None, description="of file (CSV); default: detected")
+    sheet: str | None = Field(None, description="of file (XLSX); default: the first sheet")
+    columns: ResidenceColumns = Field(default_factory=ResidenceColumns)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, v: str) -> str:
+        return _check_crs(v)
 
 
 class Snap(_Model):
@@ -152,6 +215,12 @@ class Study(_Model):
     isochrones: Isochrones = Field(default_factory=Isochrones)
     reach: Reach = Field(default_factory=Reach)
     map: MapOptions = Field(default_factory=MapOptions)
+    pois: list[PoiTable] = Field(
+        default_factory=list, description="POI tables of your own (AMap, Baidu, a survey)"
+    )
+    pois_mode: Literal["merge", "replace"] = Field(
+        "merge", description="merge: OSM plus the tables (duplicates once); replace: tables only"
+    )
     standard: str | None = Field(
         "gb50180-2018",
         description="standard to score against: a built-in name (circles standards list), "
@@ -170,6 +239,12 @@ class Study(_Model):
             f"unknown standard '{v}'; built-in: {', '.join(builtin_names())} "
             "(or give the path of a .yaml file)"
         )
+
+    @model_validator(mode="after")
+    def _replace_needs_tables(self) -> Study:
+        if self.pois_mode == "replace" and not self.pois:
+            raise ValueError("pois_mode: replace needs at least one table under pois")
+        return self
 
     @field_validator("categories")
     @classmethod
@@ -213,6 +288,9 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     study.source.polygon = fix(study.source.polygon)
     study.boundary = fix(study.boundary)
     study.output_dir = fix(study.output_dir)
+    for table in study.pois:
+        table.file = fix(table.file)
+    study.residences.file = fix(study.residences.file)
     from circles.standards import is_path_like
 
     if study.standard is not None and is_path_like(study.standard):

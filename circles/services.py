@@ -21,7 +21,12 @@ class Category:
     """A service category: key, bilingual labels, map style and OSM tag rules.
 
     ``amap`` holds the AMap/Gaode POI type codes of the same kind of place (for users who
-    bring a POI table), ``amap_note`` how to find it when AMap has no type for it.
+    bring a POI table), ``amap_note`` how to find it when AMap has no type for it;
+    ``codes_need_name``: a code or tag alone is too broad (050000 for breakfast): the
+    row's name or type must match the category's words too.
+    ``baidu`` holds Baidu POI categories ("医疗;药店": 一级;二级, a prefix of a row's tag) and
+    ``keywords`` plain words that find the category in a table row's name or type text
+    when neither code nor tag does (the ``name~`` rules are tried as well).
     ``default`` is False for categories measured only when a standard refers to them.
     """
 
@@ -33,6 +38,9 @@ class Category:
     rules: tuple[dict[str, Any], ...] = field(default=())
     amap: tuple[str, ...] = ()
     amap_note: str = ""
+    codes_need_name: bool = False
+    baidu: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
     default: bool = True
     note: str = ""
 
@@ -43,6 +51,18 @@ class Category:
     def matches(self, tags: dict[str, str]) -> bool:
         """Whether a feature with these tags belongs to this category."""
         return any(_rule_matches(rule, tags) for rule in self.rules)
+
+    def word_patterns(self) -> tuple[str, ...]:
+        """Regular expressions that find this category by words alone, for table rows
+        (which have no OSM tags): its ``name~`` rules that ask for no tag (``k!``
+        exclusions are about tags a table row does not have), and its ``keywords``."""
+        out = [
+            rule["name~"]
+            for rule in self.rules
+            if "name~" in rule and all(k == "name~" or k.endswith("!") for k in rule)
+        ]
+        out += [re.escape(k) for k in self.keywords]
+        return tuple(out)
 
 
 def _rule_matches(rule: dict[str, Any], tags: dict[str, str]) -> bool:
@@ -84,6 +104,9 @@ def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
         ),
         amap=tuple(str(c) for c in spec.get("amap") or ()),
         amap_note=spec.get("amap_note") or "",
+        codes_need_name=bool(spec.get("codes_need_name", False)),
+        baidu=tuple(str(c) for c in spec.get("baidu") or ()),
+        keywords=tuple(str(c) for c in spec.get("keywords") or ()),
         default=bool(spec.get("default", True)),
         note=spec.get("note") or "",
     )

@@ -8,7 +8,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 DEFAULT_CONFIG = PROJECT_DIR / "configs" / "nanjing-xinjiekou.yaml"
 
-# GB 50180-2018 table 3.0.2: 5-, 10- and 15-minute life circles at 300, 500 and 800-1000 m.
+# GB 50180-2018 table 3.0.4: 5-, 10- and 15-minute life circles at 300, 500 and 800-1000 m.
 DEFAULT_THRESHOLDS_M: tuple[float, ...] = (300.0, 500.0, 1000.0)
 
 # Ways a pedestrian may use (the list; links follow their road class).

@@ -538,7 +538,7 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
     scores = result.scores
     std = scores.standard
     worst = scores.worst(N_LEAST)
-    out: list[Block] = [Heading(2, f"最欠缺的小区 The {N_LEAST} least-served clusters")]
+    out: list[Block] = [Heading(2, "最欠缺的小区 Least-served clusters")]
     if worst.empty:
         out.append(
             _p(
