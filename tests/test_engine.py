@@ -371,8 +371,16 @@ def test_k_nearest_and_decay_match_networkx(case, k, kind):
     dist = reference_distances(case.graph, case.origins, case.services)
     decay = engine.Decay(kind=kind, beta=0.05, max_m=max(case.thresholds))
     res = engine.reach(
-        case.graph, case.origins, case.services, case.category, case.n_categories,
-        case.thresholds, nearest_limit_m=case.limit, k_nearest=k, decay=decay, threads=1,
+        case.graph,
+        case.origins,
+        case.services,
+        case.category,
+        case.n_categories,
+        case.thresholds,
+        nearest_limit_m=case.limit,
+        k_nearest=k,
+        decay=decay,
+        threads=1,
     )
     limit_t = max(case.thresholds)
     for c in range(case.n_categories):
@@ -402,8 +410,16 @@ def test_k_nearest_and_decay_match_networkx(case, k, kind):
         assert np.all((got >= sums[0] - 1e-6) & (got <= sums[1] + 1e-6)), (got, sums)
     if TWO_THREADS:
         res2 = engine.reach(
-            case.graph, case.origins, case.services, case.category, case.n_categories,
-            case.thresholds, nearest_limit_m=case.limit, k_nearest=k, decay=decay, threads=2,
+            case.graph,
+            case.origins,
+            case.services,
+            case.category,
+            case.n_categories,
+            case.thresholds,
+            nearest_limit_m=case.limit,
+            k_nearest=k,
+            decay=decay,
+            threads=2,
         )
         np.testing.assert_array_equal(res2.decayed, res.decayed)
 
@@ -413,8 +429,16 @@ def test_decay_by_hand():
     g = Graph(2, np.array([0]), np.array([1]), np.array([100.0]))
     o = Points(np.array([0]), np.array([0.0]), np.array([0.0]))
     s = Points(np.array([0, 0]), np.array([30.0, 80.0]), np.array([0.0, 0.0]))
-    lin = engine.reach(g, o, s, np.array([0, 0]), 1, [100.0], decay=engine.Decay("linear",
-                       max_m=100.0), k_nearest=2)
+    lin = engine.reach(
+        g,
+        o,
+        s,
+        np.array([0, 0]),
+        1,
+        [100.0],
+        decay=engine.Decay("linear", max_m=100.0),
+        k_nearest=2,
+    )
     assert lin.decayed[0, 0] == pytest.approx(0.7 + 0.2)
     np.testing.assert_allclose(lin.k_nearest_m[0, 0], [30.0, 80.0])
     exp = engine.reach(g, o, s, np.array([0, 0]), 1, [100.0], decay=engine.Decay(beta=0.01))
