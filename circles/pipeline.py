@@ -270,12 +270,29 @@ def run(
 
     thresholds = thresholds_of(study)
     dists = [t.distance_m for t in thresholds]
-    standard = _load_standard(study)
+    want_clusters = study.reach.origins == "clusters" or not tables_only
+    standard = _load_standard(study)  # a bad name or file fails before any work
+    if not want_clusters:
+        # Only clusters are scored: a tables-only surface measures just its categories.
+        standard = None
     categories = _pick_categories(study, standard)
     keys = list(categories)
-    want_clusters = study.reach.origins == "clusters" or not tables_only
     prepared = prepare(study, categories, dists, timed, extract, cache_dir, want_clusters)
     network = prepared.network
+    tables_info: dict | None = None
+    rejected: list[dict] | None = None
+    if study.pois or study.residences.file is not None:
+        tables_info, rejected = {"pois_mode": study.pois_mode, "pois": []}, []
+    if study.residences.file is not None and not want_clusters:
+        warnings.append(
+            f"residences.file {study.residences.file.name} is not read: this run measures "
+            f"from {study.reach.origins}, not from residence clusters"
+        )
+    if study.pois:
+        # After the cache: the cached entry holds OSM services only, so a changed table
+        # can never be served stale.
+        with timed("pois", "读取 POI 表 Reading POI tables"):
+            tables_info["pois"] = _merge_poi_tables(study, prepared, categories, dists, rejected)
     if network.stats.get("share_nodes_dropped", 0) > 0.2:
         warnings.append(
             f"{network.stats['share_nodes_dropped']:.0%} of walking nodes lie outside the "
@@ -312,11 +329,17 @@ def run(
         from circles.residences import build_residences
 
         with timed("residences", "生成居住单元 Forming residence clusters"):
-            clusters, notes = build_residences(
-                prepared.features, network, study.residences, study.snap.max_distance_m
-            )
+            res_table = None
+            if study.residences.file is not None:
+                res_table = _table_residences(study, prepared, dists)
+                clusters, notes = res_table.clusters, res_table.notes
+            else:
+                clusters, notes = build_residences(
+                    prepared.features, network, study.residences, study.snap.max_distance_m
+                )
             warnings.extend(notes)
-            if study.boundary is not None:
+            if study.boundary is not None and res_table is None:  # a table's rows outside
+                # the boundary were rejected already, with their reason
                 b = _reproject(read_boundary(study.boundary), "EPSG:4326", network.crs)
                 inside = shapely.contains(b, clusters.geometry.representative_point().to_numpy())
                 clusters = clusters[inside].reset_index(drop=True)
@@ -326,6 +349,10 @@ def run(
             )
             clusters["snap_m"] = np.round(c_att.snap_m, 2)
             clusters["used"] = c_att.used
+            if res_table is not None:
+                tables_info["residences"] = _residence_rows_summary(
+                    res_table, c_att, study.snap.max_distance_m, rejected
+                )
         with timed("reach", "计算可达性 Computing reach"):
             res = measure(c_att)
             _add_reach_columns(clusters, c_att.used, res, keys, thresholds, gaps)
@@ -376,6 +403,8 @@ def run(
         study, prepared, clusters, reach_table, keys, thresholds, gaps, warnings, timings
     )
     summary["standard"] = standard.describe() if standard is not None else None
+    if tables_info is not None:
+        summary["tables"] = _tables_summary(tables_info, warnings)
     if scores is not None:
         summary["scoring"] = scores.summary()
     return StudyResult(
@@ -389,7 +418,131 @@ def run(
         summary,
         reach=reach_table,
         scores=scores,
+        rejected=rejected,
     )
+
+
+def _study_area(study: Study, network: WalkNetwork, dists: list[float], halo: bool):
+    """Where table rows may lie: the boundary (grown by the largest threshold for services,
+    ``halo``), or without one, the streets' hull grown by the snapping distance."""
+    import shapely
+
+    from circles.sources.tables import StudyArea
+
+    if study.boundary is not None:
+        b = read_boundary(study.boundary)
+        polygon = _reproject(_halo(b, max(dists)) if halo else b, "EPSG:4326", network.crs)
+    else:
+        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([network.x, network.y])))
+        polygon = hull.buffer(study.snap.max_distance_m)
+    return StudyArea(polygon, network.crs)
+
+
+def _merge_poi_tables(
+    study: Study, prepared: Prepared, categories: dict[str, Category], dists, rejected: list
+) -> list[dict]:
+    """Add the study's POI tables to the services (merge) or put them instead (replace)."""
+    from circles.sources import tables
+
+    area = _study_area(study, prepared.network, dists, halo=True)
+    found = [
+        tables.read_pois(spec, f"pois[{i}]", area, categories) for i, spec in enumerate(study.pois)
+    ]
+    svc = prepared.services
+    n_osm = len(svc["x"])
+    merge = study.pois_mode == "merge"
+    merged = tables.merge_pois(svc if merge else {}, found)
+    att = prepared.edge_index().attach(merged.x, merged.y, study.snap.max_distance_m)
+    new = {
+        "category": merged.category.astype(str),
+        "name": merged.name.astype(str),
+        "osm_type": np.full(len(merged.x), "", dtype=str),
+        "osm_id": np.zeros(len(merged.x), dtype=np.int64),
+        "x": merged.x,
+        "y": merged.y,
+        "source": merged.source.astype(str),
+        "source_row": merged.row,
+    }
+    old = {**svc, "source": np.full(n_osm, "osm"), "source_row": np.full(n_osm, -1)}
+    if merge:
+        prepared.services = {k: np.concatenate([old[k], new[k]]) for k in new}
+        s = prepared.s_att
+        prepared.s_att = Attachment(
+            *(
+                np.concatenate([getattr(s, k), getattr(att, k)])
+                for k in ("edge", "offset", "snap_m", "used")
+            )
+        )
+    else:
+        prepared.services, prepared.s_att = new, att
+    out = []
+    for k, t in enumerate(found):
+        mine = merged.table == k
+        used_rows = set(merged.idx[mine & att.used].tolist())
+        far: set[int] = set()
+        for j in np.flatnonzero(mine & ~att.used):
+            i = int(merged.idx[j])
+            if i in used_rows or i in far:
+                continue
+            far.add(i)
+            detail = (
+                f"{att.snap_m[j]:.0f} m from the nearest walkable street "
+                f"(at most {study.snap.max_distance_m:g} m)"
+            )
+            t.rejected.append(
+                tables.rejection(
+                    t.raw, t.cols, "pois", i, "far_from_street", detail, merged.name[j]
+                )
+            )
+        rejected.extend(t.rejected)
+        out.append(
+            tables.table_summary(
+                t,
+                len(used_rows),
+                services_added=int((mine & att.used).sum()),
+                duplicates_merged=merged.duplicates[k],
+            )
+        )
+    return out
+
+
+def _table_residences(study: Study, prepared: Prepared, dists):
+    from circles.sources import tables
+
+    area = _study_area(study, prepared.network, dists, halo=False)
+    return tables.read_residences(study.residences, "residences", area, prepared.features)
+
+
+def _residence_rows_summary(res, att: Attachment, max_snap: float, rejected: list) -> dict:
+    from circles.sources import tables
+
+    for j in np.flatnonzero(~att.used):
+        i = int(res.idx[j])
+        detail = f"{att.snap_m[j]:.0f} m from the nearest walkable street (at most {max_snap:g} m)"
+        name = res.clusters["name"].iloc[j]
+        res.rejected.append(
+            tables.rejection(res.raw, res.cols, "residences", i, "far_from_street", detail, name)
+        )
+    rejected.extend(res.rejected)
+    return tables.table_summary(res, int(att.used.sum()), clusters=int(len(res.clusters)))
+
+
+def _tables_summary(info: dict, warnings: list[str]) -> dict:
+    """Rows read, used and rejected per table and in all; a warning per table with losses."""
+    every = [*info["pois"], *([info["residences"]] if "residences" in info else [])]
+    for t in every:
+        if t["rows_rejected"]:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(t["rejected_by_reason"].items()))
+            warnings.append(
+                f"{t['file']}: {t['rows_rejected']} of {t['rows_read']} rows not used "
+                f"({reasons}); see rejected_rows.csv"
+            )
+    return {
+        **info,
+        "rows_read": sum(t["rows_read"] for t in every),
+        "rows_used": sum(t["rows_used"] for t in every),
+        "rows_rejected": sum(t["rows_rejected"] for t in every),
+    }
 
 
 def _services_frame(svc: dict[str, np.ndarray], att: Attachment, crs) -> gpd.GeoDataFrame:
@@ -402,6 +555,8 @@ def _services_frame(svc: dict[str, np.ndarray], att: Attachment, crs) -> gpd.Geo
             "name": svc["name"].astype(object),
             "osm_type": svc["osm_type"].astype(object),
             "osm_id": svc["osm_id"],
+            **({"source": svc["source"].astype(object)} if "source" in svc else {}),
+            **({"source_row": svc["source_row"]} if "source_row" in svc else {}),
             "snap_m": np.round(att.snap_m, 2),
             "used": att.used,
         },
