@@ -78,8 +78,39 @@ def run(
         str | None, typer.Option(help="walking minutes, e.g. 5,10,15 (with --speed)")
     ] = None,
     speed: Annotated[float | None, typer.Option(help="walking speed, km/h (default 4)")] = None,
-    residences: Annotated[
+    residence_method: Annotated[
         str | None, typer.Option(help="residence clusters: auto, landuse, buildings or grid")
+    ] = None,
+    pois: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pois",
+            help="a POI table of your own (CSV, XLSX, GeoJSON, GeoPackage); repeatable; "
+            "replaces the config's pois",
+        ),
+    ] = None,
+    pois_crs: Annotated[
+        str | None,
+        typer.Option(
+            help="coordinates of --pois: wgs84 (default), gcj02 (AMap), bd09 (Baidu), EPSG:<code>"
+        ),
+    ] = None,
+    pois_mode: Annotated[
+        str | None,
+        typer.Option(help="merge (OSM plus the tables, default) or replace (the tables only)"),
+    ] = None,
+    residences: Annotated[
+        Path | None,
+        typer.Option(
+            "--residences", help="a 小区 table (points or polygons, households or population)"
+        ),
+    ] = None,
+    residences_crs: Annotated[
+        str | None, typer.Option(help="coordinates of --residences (like --pois-crs)")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="text encoding of the CSV tables given here; default: detected"),
     ] = None,
     max_snap: Annotated[
         float | None, typer.Option(help="points farther from a street are not used (m)")
@@ -165,8 +196,27 @@ def run(
             if speed is not None:
                 th["speed_kmh"] = speed
             patch["thresholds"] = th
-        if residences is not None:
-            patch["residences"] = {**study.residences.model_dump(), "method": residences}
+        if residence_method is not None or residences is not None:
+            res = study.residences.model_dump()
+            if residence_method is not None:
+                res["method"] = residence_method
+            if residences is not None:
+                res.update(file=residences.resolve(), encoding=encoding, columns={})
+                res["crs"] = residences_crs or "wgs84"
+            patch["residences"] = res
+        if residences_crs is not None and residences is None:
+            _fail("--residences-crs applies to --residences FILE; give that too")
+        if pois:
+            patch["pois"] = [
+                {"file": p.resolve(), "crs": pois_crs or "wgs84", "encoding": encoding}
+                for p in pois
+            ]
+        elif pois_crs is not None:
+            _fail("--pois-crs applies to --pois FILE; give that too (or set crs: in the config)")
+        if encoding is not None and not pois and residences is None:
+            _fail("--encoding applies to --pois and --residences files; give one of them")
+        if pois_mode is not None:
+            patch["pois_mode"] = pois_mode
         if max_snap is not None:
             patch["snap"] = {"max_distance_m": max_snap}
         if isochrone_method is not None:

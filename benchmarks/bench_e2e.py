@@ -107,7 +107,11 @@ def main() -> None:
     args = ap.parse_args()
     osm = args.osm.resolve()
     share = CpuShare()
-    result: dict = {"osm": str(osm), "command": " ".join(command(osm, Path("TMP"), None))}
+    shown = [
+        os.path.relpath(a, ROOT) if a.startswith("/") else a
+        for a in command(osm, Path("TMP"), None)
+    ]
+    result: dict = {"osm": str(osm), "command": " ".join(shown)}
     with tempfile.TemporaryDirectory(prefix="circles-bench-") as tmp_name:
         tmp = Path(tmp_name)
         log("untimed run (numba kernels on disk)")

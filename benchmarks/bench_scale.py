@@ -7,7 +7,8 @@ A grid city is a square lattice of nodes 50 m apart with an edge between 4-neigh
 each on a random edge at a random offset, in 5 categories at random (fixed seed); every
 node is an origin. Each size runs in its own process, which reports the wall time of
 ``engine.reach`` (300/500/1000 m and the nearest; median of a few runs), the same with
-the nearest search switched off (the counts alone), the time to build the graph, and its
+the nearest search switched off (the counts alone), the fixed part of a call (thresholds
+of a few metres, no nearest), the time to build the graph, and its
 peak memory (``ru_maxrss``: the whole process, graph included), and the mean number of
 nodes a search settles within the largest threshold (the ball, from 200 services).
 
@@ -108,15 +109,23 @@ def child(n_target: int, thresholds: list[float], repeats: int, sweep: bool) -> 
             net.graph, origins, services, category, N_CATEGORIES, thr, nearest_limit_m=limit
         )
 
+    def fixed_part(n_thr: int) -> float:
+        """The part of a call that does not depend on the threshold (splitting edges, the
+        CSR, the result arrays, the passes over the origins): thresholds of a few metres."""
+        tiny = [1.0 + i for i in range(n_thr)]
+        return timed_runs(lambda: run(tiny, 0.0), repeats)[0]
+
     if not sweep:
         med, times, res = timed_runs(lambda: run(thresholds), repeats)
         out.update(thresholds_m=thresholds, reach_s=med, reach_runs=times)
         # Counts alone: a nearest search bounded at 0 m does (almost) nothing.
         med0, times0, _ = timed_runs(lambda: run(thresholds, 0.0), repeats)
         out.update(counts_only_s=med0, counts_only_runs=times0)
+        out["fixed_s"] = fixed_part(len(thresholds))
         out["mean_services_within_max"] = float(res.counts[:, :, -1].sum(axis=1).mean())
         out["mean_ball_nodes"] = _mean_ball(net, services, max(thresholds))
     else:
+        out["fixed_s"] = fixed_part(1)
         rows = []
         for t in thresholds:
             med, times, _ = timed_runs(lambda t=t: run([t]), repeats)
@@ -158,6 +167,7 @@ def main() -> None:
     ap.add_argument("--big-repeats", type=int, default=1, help="runs for sizes above 300k")
     ap.add_argument("--sweep-nodes", type=int, default=100_000)
     ap.add_argument("--sweep", default="500,1000,2000", help="thresholds (m); empty: none")
+    ap.add_argument("--sweep-repeats", type=int, default=5, help="runs per sweep threshold")
     ap.add_argument("--child", action="store_true", help=argparse_hidden())
     ap.add_argument("--nodes", type=int, default=0, help=argparse_hidden())
     ap.add_argument("--thresholds", default="", help=argparse_hidden())
@@ -203,7 +213,7 @@ def main() -> None:
                 "--thresholds",
                 args.sweep,
                 "--repeats",
-                str(args.repeats),
+                str(args.sweep_repeats),
                 "--sweep-mode",
             ],
         )
@@ -212,7 +222,11 @@ def main() -> None:
         "service_share": SERVICE_SHARE,
         "categories": N_CATEGORIES,
         "thresholds_m": SIZE_THRESHOLDS,
-        "repeats": {"up_to_300k": args.repeats, "above_300k": args.big_repeats},
+        "repeats": {
+            "up_to_300k": args.repeats,
+            "above_300k": args.big_repeats,
+            "sweep": args.sweep_repeats,
+        },
         "sizes": sizes,
         "sweep": sweep,
         "cpu_share": share.stop(),

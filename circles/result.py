@@ -45,6 +45,8 @@ class StudyResult:
     scores: the clusters scored against the study's standard (see :mod:`circles.scoring`);
         its per-cluster ``std_*`` columns are also on ``clusters``. None without a
         standard or without clusters.
+    rejected: the rows of the study's own tables (``pois``, ``residences.file``) that were
+        not used, each with its reason (written to rejected_rows.csv); None without tables.
     """
 
     study: Study
@@ -57,6 +59,7 @@ class StudyResult:
     summary: dict[str, Any] = field(default_factory=dict)
     reach: dict[str, Any] | None = None
     scores: Scores | None = None
+    rejected: list[dict[str, Any]] | None = None
 
     @property
     def data_gaps(self) -> list[str]:

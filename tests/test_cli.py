@@ -60,7 +60,7 @@ def test_run_with_minutes_and_another_file(tmp_path, shared_osm):
         (["run", "--osm", "missing.osm.pbf"], "not found"),
         (["run", "--osm", "README.md"], "not an OSM file"),
         (["run", "--thresholds", "300,abc"], "--thresholds"),
-        (["run", "--residences", "magic"], "residences.method"),
+        (["run", "--residence-method", "magic"], "residences.method"),
         (["run", "no-such-config.yaml"], "config file not found"),
         (["run", "--osm", "a.osm", "--place", "Nanjing"], "only one"),
     ],

@@ -17,7 +17,10 @@ Files (fixed names; no path is ever built from data, OSM names are untrusted):
   offline (see :mod:`circles.outputs.report_html`).
 - ``reach.parquet``: one row per origin (clusters, every node or grid points): origin_id,
   lon, lat (WGS-84) and the reach columns. A ``--tables-only`` run writes only this file
-  and ``summary.json``.
+  and ``summary.json`` (and ``rejected_rows.csv``).
+- ``rejected_rows.csv``: written when the study reads tables of its own (``pois``,
+  ``residences.file``), always with its header: every table row that was not used, with
+  its reason (see :func:`circles.sources.tables.write_rejected`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ SUMMARY_JSON = "summary.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 REACH_PARQUET = "reach.parquet"
+REJECTED_CSV = "rejected_rows.csv"
 OUTPUT_FILES: tuple[str, ...] = (
     MAP_HTML,
     GEOPACKAGE,
@@ -48,13 +52,18 @@ OUTPUT_FILES: tuple[str, ...] = (
     REPORT_HTML,
     REACH_PARQUET,
 )
+# Written only by some runs (rejected_rows.csv: a study with tables of its own); an
+# earlier run's folder holding them may be replaced too.
+OPTIONAL_FILES: tuple[str, ...] = (REJECTED_CSV,)
 
 __all__ = [
     "CLUSTERS_CSV",
     "GEOPACKAGE",
     "MAP_HTML",
+    "OPTIONAL_FILES",
     "OUTPUT_FILES",
     "REACH_PARQUET",
+    "REJECTED_CSV",
     "REPORT_HTML",
     "REPORT_MD",
     "SUMMARY_JSON",
@@ -72,13 +81,23 @@ def _writers(
 ) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
     # Looked up at call time, so a writer can be replaced (tests make one fail); imported
     # here so that a tables-only run does not load folium and geopandas.
+    rejected = []
+    if getattr(result, "rejected", None) is not None:  # the study read tables of its own
+        from circles.sources.tables import write_rejected
+
+        rejected = [(REJECTED_CSV, write_rejected)]
     if result.clusters is None:  # a tables-only run: the reach table and the summary
         from circles.outputs import files
 
-        return [(SUMMARY_JSON, files.write_summary), (REACH_PARQUET, files.write_reach)]
+        return [
+            (SUMMARY_JSON, files.write_summary),
+            (REACH_PARQUET, files.write_reach),
+            *rejected,
+        ]
     from circles.outputs import report, report_html, tables, webmap
 
     return [
+        *rejected,
         (SUMMARY_JSON, tables.write_summary),
         (REACH_PARQUET, tables.write_reach),
         (CLUSTERS_CSV, tables.write_cluster_csv),
@@ -99,7 +118,8 @@ def _check_replaceable(out_dir: Path) -> None:
         raise OutputError(
             f"output path {out_dir} exists and is not a folder; remove it or choose another"
         )
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUT_FILES)
+    known = OUTPUT_FILES + OPTIONAL_FILES
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in known)
     if foreign:
         shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise OutputError(

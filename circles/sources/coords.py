@@ -141,31 +141,30 @@ def _offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float copies (the shape is restored by :func:`_result`)."""
     lon, lat = np.broadcast_arrays(
         np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     )
-    return lon.copy(), lat.copy()
+    return lon.ravel().copy(), lat.ravel().copy()
 
 
-def _result(lon: np.ndarray, lat: np.ndarray, scalar: bool):
-    if scalar:
-        return float(lon), float(lat)
-    return lon, lat
-
-
-def _is_scalar(lon, lat) -> bool:
-    return np.ndim(lon) == 0 and np.ndim(lat) == 0
+def _result(lon: np.ndarray, lat: np.ndarray, like):
+    """Floats for scalar input, else arrays of the input's shape."""
+    shape = np.broadcast_shapes(*(np.shape(v) for v in like))
+    if shape == ():
+        return float(lon[0]), float(lat[0])
+    return lon.reshape(shape), lat.reshape(shape)
 
 
 def wgs84_to_gcj02(lon, lat):
     """WGS-84 to GCJ-02 (AMap, Tencent). Points outside China are returned unchanged."""
-    scalar = _is_scalar(lon, lat)
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
     dlon, dlat = _offset(lon[inside], lat[inside])
     lon[inside] += dlon
     lat[inside] += dlat
-    return _result(lon, lat, scalar)
+    return _result(lon, lat, like)
 
 
 def _invert(forward, lon: np.ndarray, lat: np.ndarray, start=None, tol: float = 1e-10):
@@ -181,19 +180,29 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray, start=None, tol: float = 
     return wlon, wlat
 
 
+def _near_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Points whose preimage may lie in China (the offsets are below 0.02°)."""
+    return (lon > 73.0) & (lon < 135.1) & (lat > 17.8) & (lat < 54.2)
+
+
+def _gcj_forward(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dx, dy = _offset(x, y)
+    return x + dx, y + dy
+
+
 def gcj02_to_wgs84(lon, lat):
-    """GCJ-02 to WGS-84 by iterative inversion (error < 1e-10°, i.e. well under 1 mm)."""
-    scalar = _is_scalar(lon, lat)
+    """GCJ-02 to WGS-84 by iterative inversion (error < 1e-10°, i.e. well under 1 mm).
+
+    The answer is the WGS-84 point the forward transform sends to the input: shifted if
+    that point lies in China, else the input itself (so round trips hold at the border).
+    """
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
-    inside = in_china(lon, lat)
-
-    def forward(x, y):
-        dx, dy = _offset(x, y)
-        return x + dx, y + dy
-
-    wlon, wlat = _invert(forward, lon[inside], lat[inside])
-    lon[inside], lat[inside] = wlon, wlat
-    return _result(lon, lat, scalar)
+    near = np.flatnonzero(_near_china(lon, lat))
+    wlon, wlat = _invert(_gcj_forward, lon[near], lat[near])
+    ok = in_china(wlon, wlat)
+    lon[near[ok]], lat[near[ok]] = wlon[ok], wlat[ok]
+    return _result(lon, lat, like)
 
 
 def _gcj_to_bd(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,47 +220,49 @@ def _bd_to_gcj_approx(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.
 
 def gcj02_to_bd09(lon, lat):
     """GCJ-02 to BD-09 (Baidu's formula). Points outside China are returned unchanged."""
-    scalar = _is_scalar(lon, lat)
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
     lon[inside], lat[inside] = _gcj_to_bd(lon[inside], lat[inside])
-    return _result(lon, lat, scalar)
+    return _result(lon, lat, like)
+
+
+def _bd_inverse(blon: np.ndarray, blat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _invert(_gcj_to_bd, blon, blat, start=_bd_to_gcj_approx(blon, blat))
 
 
 def bd09_to_gcj02(lon, lat):
-    """BD-09 to GCJ-02, the closed-form inverse refined by iteration (error < 1e-10°)."""
-    scalar = _is_scalar(lon, lat)
+    """BD-09 to GCJ-02, the closed-form inverse refined by iteration (error < 1e-10°);
+    unchanged unless the GCJ-02 point lies in China."""
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
-    inside = in_china(lon, lat)
-    blon, blat = lon[inside], lat[inside]
-    glon, glat = _invert(_gcj_to_bd, blon, blat, start=_bd_to_gcj_approx(blon, blat))
-    lon[inside], lat[inside] = glon, glat
-    return _result(lon, lat, scalar)
+    near = np.flatnonzero(_near_china(lon, lat))
+    glon, glat = _bd_inverse(lon[near], lat[near])
+    ok = in_china(glon, glat)
+    lon[near[ok]], lat[near[ok]] = glon[ok], glat[ok]
+    return _result(lon, lat, like)
 
 
 def wgs84_to_bd09(lon, lat):
     """WGS-84 to BD-09 (through GCJ-02). Points outside China are returned unchanged."""
-    scalar = _is_scalar(lon, lat)
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
     dlon, dlat = _offset(lon[inside], lat[inside])
     lon[inside], lat[inside] = _gcj_to_bd(lon[inside] + dlon, lat[inside] + dlat)
-    return _result(lon, lat, scalar)
+    return _result(lon, lat, like)
 
 
 def bd09_to_wgs84(lon, lat):
-    """BD-09 to WGS-84 (through GCJ-02, both inverted iteratively)."""
-    scalar = _is_scalar(lon, lat)
+    """BD-09 to WGS-84 (through GCJ-02, both inverted iteratively); unchanged unless the
+    WGS-84 point lies in China."""
+    like = (lon, lat)
     lon, lat = _arrays(lon, lat)
-    inside = in_china(lon, lat)
-    glon, glat = bd09_to_gcj02(lon[inside], lat[inside])
-
-    def forward(x, y):
-        dx, dy = _offset(x, y)
-        return x + dx, y + dy
-
-    lon[inside], lat[inside] = _invert(forward, glon, glat)
-    return _result(lon, lat, scalar)
+    near = np.flatnonzero(_near_china(lon, lat))
+    wlon, wlat = _invert(_gcj_forward, *_bd_inverse(lon[near], lat[near]))
+    ok = in_china(wlon, wlat)
+    lon[near[ok]], lat[near[ok]] = wlon[ok], wlat[ok]
+    return _result(lon, lat, like)
 
 
 def to_wgs84(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
