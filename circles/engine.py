@@ -290,14 +290,16 @@ def _knearest_one(indptr, indices, weights, seed_node, seed_d0, k, limit):
     n_lab = np.zeros(n, dtype=np.int64)
     cap = len(indices) * k + len(seed_node) + 1
     hd = np.empty(cap, dtype=np.float64)
+    # One heap of (distance, source * n + node): the same heap as every other search.
     hn = np.empty(cap, dtype=np.int64)
-    hs = np.empty(cap, dtype=np.int64)
     size = 0
     for i in range(len(seed_node)):
         if seed_d0[i] <= limit:
-            size = _heap_push3(hd, hn, hs, size, seed_d0[i], seed_node[i], i)
+            size = _heap_push(hd, hn, size, seed_d0[i], i * n + seed_node[i])
     while size > 0:
-        d, v, src, size = _heap_pop3(hd, hn, hs, size)
+        d, key, size = _heap_pop(hd, hn, size)
+        src = key // n
+        v = key - src * n
         m = n_lab[v]
         if m >= k:
             continue
@@ -314,54 +316,9 @@ def _knearest_one(indptr, indices, weights, seed_node, seed_d0, k, limit):
         for j in range(indptr[v], indptr[v + 1]):
             w = indices[j]
             nd = d + weights[j]
-            if nd <= limit and (n_lab[w] < k):
-                if size >= cap:  # cannot happen: each settle pushes at most deg entries
-                    continue
-                size = _heap_push3(hd, hn, hs, size, nd, w, src)
+            if nd <= limit and n_lab[w] < k:
+                size = _heap_push(hd, hn, size, nd, src * n + w)
     return lab
-
-
-@njit(cache=True)
-def _heap_push3(hd, hn, hs, size, d, v, s):
-    i = size
-    hd[i] = d
-    hn[i] = v
-    hs[i] = s
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hd[parent] <= hd[i]:
-            break
-        hd[i], hd[parent] = hd[parent], hd[i]
-        hn[i], hn[parent] = hn[parent], hn[i]
-        hs[i], hs[parent] = hs[parent], hs[i]
-        i = parent
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop3(hd, hn, hs, size):
-    d = hd[0]
-    v = hn[0]
-    s = hs[0]
-    size -= 1
-    hd[0] = hd[size]
-    hn[0] = hn[size]
-    hs[0] = hs[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        child = left
-        if left + 1 < size and hd[left + 1] < hd[left]:
-            child = left + 1
-        if hd[i] <= hd[child]:
-            break
-        hd[i], hd[child] = hd[child], hd[i]
-        hn[i], hn[child] = hn[child], hn[i]
-        hs[i], hs[child] = hs[child], hs[i]
-        i = child
-    return d, v, s, size
 
 
 @njit(parallel=True, cache=True)
