@@ -7,6 +7,9 @@ Every walking node of ``malta-2018.osm.pbf`` is an origin; five categories; 300,
 connected component) and the POIs are the services we find, as projected points, keeping
 those within the study's snapping distance; every tool gets exactly these arrays.
 
+The tools run in rounds (ours, pandana, cityseer; ours spread over the rounds), so that
+whatever else a shared machine does falls on all of them alike.
+
 - ours, engine alone: ``engine.reach`` with every node as origin (``attach_to_nodes``) and
   the services attached to edges (``EdgeIndex.attach``), done before the clock starts.
   Also timed with the snapping inside the clock, and with the nearest bounded at 1000 m.
@@ -44,7 +47,6 @@ from common import (  # noqa: E402
     load_city,
     log,
     snap_max_m,
-    timed_runs,
     write_json,
 )
 
@@ -56,53 +58,91 @@ def _points(att) -> engine.Points:
     return engine.Points(att.edge, att.offset, att.snap_m)
 
 
-def bench_ours(city, repeats: int) -> dict:
-    net = city.network
-    n_cat = len(CATEGORIES)
-    origins = _points(attach_to_nodes(net, np.arange(net.n_nodes)))
-    s_att = EdgeIndex(net).attach(city.svc_x, city.svc_y, snap_max_m())
-    assert s_att.used.all()
-    services = _points(s_att)
+class Ours:
+    """Our engine on arrays already in memory: alone, with the snapping, and with the
+    nearest bounded at the largest threshold as the peers bound theirs."""
 
-    def engine_alone(limit=np.inf):
+    name = "ours"
+
+    def __init__(self, city) -> None:
+        self.city = city
+        net = city.network
+        self.origins = _points(attach_to_nodes(net, np.arange(net.n_nodes)))
+        s_att = EdgeIndex(net).attach(city.svc_x, city.svc_y, snap_max_m())
+        assert s_att.used.all()
+        self.services = _points(s_att)
+        self.times: dict[str, list[float]] = {"engine": [], "with_snapping": [], "bounded": []}
+        self.res = self._engine_alone()  # untimed: loads (or compiles) the numba kernels
+
+    def _engine_alone(self, limit: float = np.inf) -> engine.Reach:
+        c = self.city
         return engine.reach(
-            net.graph, origins, services, city.svc_cat, n_cat, THRESHOLDS, nearest_limit_m=limit
+            c.network.graph,
+            self.origins,
+            self.services,
+            c.svc_cat,
+            len(CATEGORIES),
+            THRESHOLDS,
+            nearest_limit_m=limit,
         )
 
-    def with_snapping():
+    def _with_snapping(self) -> engine.Reach:
+        c, net = self.city, self.city.network
         o = _points(attach_to_nodes(net, np.arange(net.n_nodes)))
-        s = _points(EdgeIndex(net).attach(city.svc_x, city.svc_y, snap_max_m()))
-        return engine.reach(net.graph, o, s, city.svc_cat, n_cat, THRESHOLDS)
+        s = _points(EdgeIndex(net).attach(c.svc_x, c.svc_y, snap_max_m()))
+        return engine.reach(net.graph, o, s, c.svc_cat, len(CATEGORIES), THRESHOLDS)
 
-    # One untimed run loads (or compiles) the numba kernels.
-    med, times, res = timed_runs(engine_alone, repeats, warmup=1)
-    log(f"ours engine alone: {med:.3f} s {[round(t, 3) for t in times]}")
-    med_snap, times_snap, _ = timed_runs(with_snapping, repeats)
-    log(f"ours with snapping: {med_snap:.3f} s")
-    med_b, times_b, _ = timed_runs(lambda: engine_alone(float(max(THRESHOLDS))), repeats)
-    log(f"ours nearest bounded at {max(THRESHOLDS)} m: {med_b:.3f} s")
-    return {
-        "engine_s": med,
-        "engine_runs": times,
-        "with_snapping_s": med_snap,
-        "with_snapping_runs": times_snap,
-        "nearest_bounded_s": med_b,
-        "nearest_bounded_runs": times_b,
-        "threads": engine.numba.get_num_threads(),
-        "counts": res.counts,  # (origins, categories, thresholds)
-        "nearest_m": res.nearest_m,  # (origins, categories), NaN when none
-    }
+    def run(self) -> None:
+        for key, fn in [
+            ("engine", self._engine_alone),
+            ("with_snapping", self._with_snapping),
+            ("bounded", lambda: self._engine_alone(float(max(THRESHOLDS)))),
+        ]:
+            t0 = time.perf_counter()
+            res = fn()
+            self.times[key].append(time.perf_counter() - t0)
+            if key == "engine":
+                self.res = res
+        t = self.times
+        log(
+            f"ours run {len(t['engine'])}: engine {t['engine'][-1]:.3f} s, with snapping "
+            f"{t['with_snapping'][-1]:.3f} s, nearest bounded {t['bounded'][-1]:.3f} s"
+        )
+
+    def result(self) -> dict:
+        t = self.times
+        return {
+            "engine_s": statistics.median(t["engine"]),
+            "engine_runs": t["engine"],
+            "with_snapping_s": statistics.median(t["with_snapping"]),
+            "with_snapping_runs": t["with_snapping"],
+            "nearest_bounded_s": statistics.median(t["bounded"]),
+            "nearest_bounded_runs": t["bounded"],
+            "threads": engine.numba.get_num_threads(),
+            "counts": self.res.counts,  # (origins, categories, thresholds)
+            "nearest_m": self.res.nearest_m,  # (origins, categories), NaN when none
+        }
 
 
-def bench_pandana(city, repeats: int) -> dict:
-    import pandana
-    import pandas as pd
+class Pandana:
+    """Network + precompute(1000) = build; per category get_node_ids + set and a flat-sum
+    aggregate per threshold = queries; set_pois + nearest_pois = nearest (apart)."""
 
-    net = city.network
-    nmax = float(max(THRESHOLDS))
-    build, query, nearest = [], [], []
-    counts = nearest_m = None
-    for r in range(max(1, repeats)):
+    name = "pandana"
+
+    def __init__(self, city) -> None:
+        self.city = city
+        self.build: list[float] = []
+        self.query: list[float] = []
+        self.nearest: list[float] = []
+        self.counts = self.nearest_m = None
+
+    def run(self) -> None:
+        import pandana
+        import pandas as pd
+
+        city, net = self.city, self.city.network
+        nmax = float(max(THRESHOLDS))
         t0 = time.perf_counter()
         pnet = pandana.Network(
             net.x,
@@ -136,27 +176,30 @@ def bench_pandana(city, repeats: int) -> dict:
             got = pnet.nearest_pois(nmax, cat, num_pois=1, max_distance=np.nan)
             nearest_m[:, ci] = got[1].to_numpy()
         t3 = time.perf_counter()
-        build.append(t1 - t0)
-        query.append(t2 - t1)
-        nearest.append(t3 - t2)
+        self.build.append(t1 - t0)
+        self.query.append(t2 - t1)
+        self.nearest.append(t3 - t2)
+        self.counts, self.nearest_m = counts, nearest_m
         log(
-            f"pandana run {r + 1}: build {t1 - t0:.2f} s, queries {t2 - t1:.2f} s, "
+            f"pandana run {len(self.build)}: build {t1 - t0:.2f} s, queries {t2 - t1:.2f} s, "
             f"nearest {t3 - t2:.2f} s"
         )
-        del pnet
-    total = [b + q for b, q in zip(build, query, strict=True)]
-    return {
-        "build_s": statistics.median(build),
-        "queries_s": statistics.median(query),
-        "build_plus_queries_s": statistics.median(total),
-        "nearest_s": statistics.median(nearest),
-        "build_runs": build,
-        "queries_runs": query,
-        "nearest_runs": nearest,
-        "aggregate_calls": len(CATEGORIES) * len(THRESHOLDS),
-        "counts": counts,
-        "nearest_m": nearest_m,
-    }
+
+    def result(self) -> dict:
+        total = [b + q for b, q in zip(self.build, self.query, strict=True)]
+        return {
+            "build_s": statistics.median(self.build),
+            "queries_s": statistics.median(self.query),
+            "build_plus_queries_s": statistics.median(total),
+            "build_plus_queries_runs": total,
+            "nearest_s": statistics.median(self.nearest),
+            "build_runs": self.build,
+            "queries_runs": self.query,
+            "nearest_runs": self.nearest,
+            "aggregate_calls": len(CATEGORIES) * len(THRESHOLDS),
+            "counts": self.counts,
+            "nearest_m": self.nearest_m,
+        }
 
 
 def cityseer_inputs(city):
@@ -196,46 +239,68 @@ def cityseer_inputs(city):
     return nodes_gdf, structure, data
 
 
-def bench_cityseer(city, repeats: int) -> dict:
-    from cityseer.metrics import layers
+class Cityseer:
+    """layers.compute_accessibilities with a flat weight; the networkx graph and the
+    NetworkStructure are built once, before any timing."""
 
-    net = city.network
-    t0 = time.perf_counter()
-    nodes_gdf, structure, data = cityseer_inputs(city)
-    setup = time.perf_counter() - t0
-    log(f"cityseer set-up (networkx graph, NetworkStructure; not timed): {setup:.1f} s")
-    copies = [nodes_gdf.copy() for _ in range(max(1, repeats))]
-    runs = []
-    out = None
-    for r, frame in enumerate(copies):
+    name = "cityseer"
+
+    def __init__(self, city) -> None:
+        self.city = city
         t0 = time.perf_counter()
-        out = layers.compute_accessibilities(
-            data,
+        self.nodes_gdf, self.structure, self.data = cityseer_inputs(city)
+        self.setup = time.perf_counter() - t0
+        log(f"cityseer set-up (networkx graph, NetworkStructure; not timed): {self.setup:.1f} s")
+        self.runs: list[float] = []
+        self.out = None
+
+    def run(self) -> None:
+        from cityseer.metrics import layers
+
+        frame = self.nodes_gdf.copy()  # the call adds its columns to the frame it gets
+        t0 = time.perf_counter()
+        self.out = layers.compute_accessibilities(
+            self.data,
             landuse_column_label="category",
             accessibility_keys=CATEGORIES,
             nodes_gdf=frame,
-            network_structure=structure,
+            network_structure=self.structure,
             max_netw_assign_dist=snap_max_m(),
             distances=THRESHOLDS,
             decay_fn="1",
         )
-        runs.append(time.perf_counter() - t0)
-        log(f"cityseer run {r + 1}: {runs[-1]:.2f} s")
-    order = out.index.astype(int).to_numpy()
-    counts = np.zeros((net.n_nodes, len(CATEGORIES), len(THRESHOLDS)))
-    nearest_m = np.full((net.n_nodes, len(CATEGORIES)), np.nan)
-    for ci, cat in enumerate(CATEGORIES):
-        for ti, d in enumerate(THRESHOLDS):
-            counts[order, ci, ti] = out[f"cc_{cat}_{d}"].to_numpy(np.float64)
-        near = out[f"cc_{cat}_nearest_max_{max(THRESHOLDS)}"].to_numpy(np.float64)
-        nearest_m[order, ci] = np.where(np.isfinite(near), near, np.nan)
-    return {
-        "setup_s": setup,
-        "run_s": statistics.median(runs),
-        "runs": runs,
-        "counts": np.nan_to_num(counts),
-        "nearest_m": nearest_m,
-    }
+        self.runs.append(time.perf_counter() - t0)
+        log(f"cityseer run {len(self.runs)}: {self.runs[-1]:.2f} s")
+
+    def result(self) -> dict:
+        net, out = self.city.network, self.out
+        order = out.index.astype(int).to_numpy()
+        counts = np.zeros((net.n_nodes, len(CATEGORIES), len(THRESHOLDS)))
+        nearest_m = np.full((net.n_nodes, len(CATEGORIES)), np.nan)
+        for ci, cat in enumerate(CATEGORIES):
+            for ti, d in enumerate(THRESHOLDS):
+                counts[order, ci, ti] = out[f"cc_{cat}_{d}"].to_numpy(np.float64)
+            near = out[f"cc_{cat}_nearest_max_{max(THRESHOLDS)}"].to_numpy(np.float64)
+            nearest_m[order, ci] = np.where(np.isfinite(near), near, np.nan)
+        return {
+            "setup_s": self.setup,
+            "run_s": statistics.median(self.runs),
+            "runs": self.runs,
+            "counts": np.nan_to_num(counts),
+            "nearest_m": nearest_m,
+        }
+
+
+def interleaved(ours: Ours, peers: list, repeats: int, peer_repeats: int) -> None:
+    """Run the tools in rounds, ours spread over them, so that whatever else the machine
+    does at some moment falls on every tool alike rather than on one."""
+    rounds = max(1, peer_repeats if peers else repeats)
+    per_round = [repeats // rounds + (1 if i < repeats % rounds else 0) for i in range(rounds)]
+    for r in range(rounds):
+        for _ in range(per_round[r]):
+            ours.run()
+        for tool in peers:
+            tool.run()
 
 
 def pyrosm_child(path: Path) -> dict:
@@ -348,11 +413,10 @@ def main() -> None:
         f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(city.svc_x):,} POIs used "
         f"of {city.n_found:,} found"
     )
-    tools = {"ours": bench_ours(city, args.repeats)}
-    if "pandana" not in skip:
-        tools["pandana"] = bench_pandana(city, args.peer_repeats)
-    if "cityseer" not in skip:
-        tools["cityseer"] = bench_cityseer(city, args.peer_repeats)
+    ours = Ours(city)
+    peers = [cls(city) for cls in (Pandana, Cityseer) if cls.name not in skip]
+    interleaved(ours, peers, max(1, args.repeats), max(1, args.peer_repeats))
+    tools = {t.name: t.result() for t in [ours, *peers]}
     pyrosm = None if "pyrosm" in skip else bench_pyrosm(args.osm, args.peer_repeats)
     check = cross_check(city, tools)
 

@@ -163,7 +163,7 @@ def spawn(results: Path, args: list[str]) -> dict:
 def main() -> None:
     ap = base_arg_parser(__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,300000,1000000")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per size up to 300k (median)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per size up to 300k (median)")
     ap.add_argument("--big-repeats", type=int, default=1, help="runs for sizes above 300k")
     ap.add_argument("--sweep-nodes", type=int, default=100_000)
     ap.add_argument("--sweep", default="500,1000,2000", help="thresholds (m); empty: none")

@@ -243,19 +243,25 @@ def _by_how_much(seconds: float, limit: float) -> str:
 def _sharing_text(share: dict) -> str:
     lb, la = share["load_before"], share["load_after"]
     others = share["others_cores"]
-    shared = others > 0.1 or lb[0] > 0.5
-    head = (
-        "**The machine was shared while this ran**: timings are noisier and slower than on an "
-        "idle machine."
-        if shared
-        else "The machine was otherwise idle while this ran."
-    )
+    if others > 0.05:
+        head = (
+            "**The machine was shared while this ran**: other processes used "
+            f"{share['others_cpu_s']:,.0f} CPU-seconds during the {share['wall_s'] / 60:.1f} "
+            f"minutes of the run, on average {others:.2f} of the {share.get('cores', 2)} "
+            "cores, so timings are noisier and slower than on an idle machine."
+        )
+    else:
+        head = (
+            f"The machine was otherwise idle while this ran: other processes used "
+            f"{share['others_cpu_s']:,.0f} CPU-seconds during the {share['wall_s'] / 60:.1f} "
+            "minutes of the run (the machine's busy time in /proc/stat less the benchmark's "
+            "own)."
+        )
     return (
         f"{head} Load average (1, 5, 15 min) before: {lb[0]:.2f}, {lb[1]:.2f}, {lb[2]:.2f}; "
-        f"after: {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f} (the after figure includes the benchmark "
-        f"itself). Other processes used {share['others_cpu_s']:,.0f} CPU-seconds during the "
-        f"{share['wall_s'] / 60:.1f} minutes of the run, on average {others:.2f} of the "
-        f"{share.get('cores', 2)} cores.\n"
+        f"after: {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f} (the after figure includes the "
+        "benchmark itself; a load before the start can be left over from work that had "
+        "ended). Other sessions run tests on this 2-core machine from time to time.\n"
     )
 
 
@@ -301,7 +307,8 @@ def _engine_section(eng: dict) -> str:
         f"those within {eng['snap_max_m']:g} m of the network (the study default; the rest are "
         "mostly on Gozo, cut off from the main island's network). Thresholds "
         f"{', '.join(map(str, THRESHOLDS))} m plus the nearest distance. Every tool gets these "
-        f"same node, edge and POI arrays, in the same process. Median of "
+        f"same node, edge and POI arrays, in the same process, in interleaved rounds (ours, "
+        "pandana, cityseer, ...) so that a busy moment falls on all alike. Median of "
         f"{eng['repeats']['ours']} runs for ours, {eng['repeats']['peers']} for each peer "
         "(seconds, wall clock).\n"
     )
