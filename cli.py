@@ -264,6 +264,8 @@ def run(
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
+    from circles.outputs.console import warning_lines
+
     if result.clusters is not None:
         from circles.outputs.console import indicator_table, summary_table
 
@@ -274,7 +276,7 @@ def run(
     else:
         n = result.summary["inputs"].get("origins", 0)
         out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
-    for w in result.summary.get("warnings", []):
+    for w in warning_lines(result):
         console.print(f"[yellow]![/] {w}", highlight=False)
     out.print(f"Outputs: {folder}", highlight=False)
 

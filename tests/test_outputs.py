@@ -335,9 +335,12 @@ def test_console_table(result):
     console = Console(width=100, record=True)
     console.print(table)
     out = console.export_text()
-    assert "data gap /" in out and "数据缺口" in out
+    assert "缺口 gap" in out and "数据缺口" in out  # the gap is marked, and explained
     assert "67%" in out
     assert len(out.splitlines()) < 40
+    # One line per category, however long its label.
+    for cat in result.categories.values():
+        assert sum(cat.zh in line for line in out.splitlines()) == 1
 
 
 def test_failure_leaves_nothing_half_written(result, tmp_path, monkeypatch):

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from circles.outputs import tables
 from circles.result import StudyResult
 
-GAP_TEXT = "data gap / 数据缺口"
+# Short, so that every category stays on one line and the summary fits one screen.
+GAP_TEXT = "缺口 gap"
 
 
 def summary_table(result: StudyResult) -> Table:
     """Services found and the share of clusters reaching each category, by threshold.
 
-    Data gaps show as "data gap / 数据缺口" in yellow, never as 0 %. The caption counts the
-    inputs: network nodes, clusters, services and what could not join the network.
+    Data gaps show as "缺口 gap" (数据缺口, no data) in yellow, never as 0 %. The caption
+    counts the inputs: network nodes, clusters, services and what could not join the
+    network. One line per category, so that the summary fits one screen.
     """
     n_used_clusters = int(tables.used_mask(result.clusters).sum())
     n_unused_c, n_unused_s = tables.unsnapped(result)
@@ -23,7 +26,7 @@ def summary_table(result: StudyResult) -> Table:
         f"network 路网 {result.network.n_nodes:,} nodes · "
         f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · "
         f"services 设施 {len(result.services):,} ({n_unused_s:,} unsnapped) · "
-        f"shares: % of {n_used_clusters:,} connected clusters",
+        f"shares: % of {n_used_clusters:,} connected clusters · 缺口 gap = no data 数据缺口",
         style="dim",
     )
     table = Table(
@@ -32,8 +35,10 @@ def summary_table(result: StudyResult) -> Table:
         caption_justify="left",
         header_style="bold",
         expand=False,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    table.add_column("Category 类别", overflow="fold")
+    table.add_column("Category 类别", no_wrap=True, overflow="ellipsis", max_width=46)
     table.add_column("Services\n设施", justify="right", no_wrap=True)
     for t in result.thresholds:
         zh = t.zh.split(" (")[0].split("（")[0] or t.zh
@@ -78,17 +83,19 @@ def indicator_table(result: StudyResult) -> Table | None:
         ),
         caption_justify="left",
         header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    table.add_column("Indicator 指标", overflow="fold", min_width=18, ratio=1)
+    table.add_column("Indicator 指标", no_wrap=True, overflow="ellipsis", max_width=52)
     table.add_column("Level", no_wrap=True)
     for head in ("Clusters\n小区", "Area\n用地", "People\n人口", "Strict\n严格"):
         table.add_column(head, justify="right", max_width=8)
     for ind in scores.indicators:
         lv = std.level(ind.level)
-        cells: list[Text] = [Text(f"{ind.zh}\n{ind.en}"), Text(f"{lv.key}\n{lv.distance_m:g} m")]
+        cells: list[Text] = [Text(f"{ind.zh} {ind.en}"), Text(f"{lv.key} {lv.distance_m:g} m")]
         for v in (ind.clusters, ind.area, ind.population):
             if v is None:
-                cells.append(Text("data gap 数据缺口", style="yellow"))
+                cells.append(Text(GAP_TEXT, style="yellow"))
             else:
                 style = "red" if v < 0.5 else ("green" if v >= 0.9 else "")
                 cells.append(Text(tables.format_share(v), style=style))
@@ -179,3 +186,23 @@ def _rules_text(category) -> str:
         )
         for rule in category.rules
     )
+
+
+def warning_lines(result: StudyResult, most: int = 2) -> list[str]:
+    """The run's warnings for the terminal, short enough for one screen: the data gaps in
+    one line, then at most ``most`` others; every warning is in summary.json and the
+    report."""
+    summary = result.summary
+    gaps = summary.get("data_gaps", [])
+    others = [w for w in summary.get("warnings", []) if not w.startswith("data gap:")]
+    lines = []
+    if gaps:
+        names = ", ".join(result.categories[k].en for k in gaps if k in result.categories)
+        lines.append(
+            f"data gaps 数据缺口: no {names} in the data; their coverage is unknown, not zero "
+            "(bring a POI table with --pois)"
+        )
+    lines.extend(others[:most])
+    if len(others) > most:
+        lines.append(f"… and {len(others) - most} more warnings in summary.json and the report")
+    return lines
