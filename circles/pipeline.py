@@ -418,6 +418,7 @@ def run(
         summary,
         reach=reach_table,
         scores=scores,
+        tables_only=tables_only,
         rejected=rejected,
     )
 

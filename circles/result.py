@@ -41,7 +41,10 @@ class StudyResult:
     isochrones: cluster_id, threshold_m, method, area_m2, geometry.
     reach: one column array per field, one row per origin (clusters, every node or grid
         points): origin_id, lon, lat (WGS-84), then the reach columns; written to
-        reach.parquet. clusters/services/isochrones are None in a tables-only run.
+        reach.parquet.
+    tables_only: the run made only the tables (no isochrones; services and clusters too are
+        None unless the clusters are the origins); only reach.parquet and summary.json are
+        written.
     scores: the clusters scored against the study's standard (see :mod:`circles.scoring`);
         its per-cluster ``std_*`` columns are also on ``clusters``. None without a
         standard or without clusters.
@@ -60,6 +63,7 @@ class StudyResult:
     reach: dict[str, Any] | None = None
     scores: Scores | None = None
     rejected: list[dict[str, Any]] | None = None
+    tables_only: bool = False
 
     @property
     def data_gaps(self) -> list[str]:

@@ -96,3 +96,13 @@ def test_help_texts():
         assert opt in res.output
     res = runner.invoke(app, ["categories"])
     assert res.exit_code == 0 and "pharmacy" in res.output
+
+
+def test_tables_only_with_cluster_origins_writes_the_tables(tmp_path):
+    out = tmp_path / "t"
+    res = runner.invoke(app, ["run", "--tables-only", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["reach.parquet", "summary.json"]
+    table = pd.read_parquet(out / "reach.parquet")
+    assert len(table) == 11 and table["origin_id"].str.startswith("R").all()
+    assert {"pharmacy_1000m", "pharmacy_nearest_m", "population"} <= set(table.columns)

@@ -86,7 +86,7 @@ def _writers(
         from circles.sources.tables import write_rejected
 
         rejected = [(REJECTED_CSV, write_rejected)]
-    if result.clusters is None:  # a tables-only run: the reach table and the summary
+    if result.tables_only:  # the reach table and the summary, for batch use
         from circles.outputs import files
 
         return [
