@@ -356,6 +356,11 @@ def run(
         with timed("reach", "计算可达性 Computing reach"):
             res = measure(c_att)
             _add_reach_columns(clusters, c_att.used, res, keys, thresholds, gaps)
+        if len(clusters) == 0:
+            warnings.append(
+                "no residence clusters in the study area: nothing to score; check the "
+                "boundary, or set residences.method: grid"
+            )
         n_unsnapped_c = int((~c_att.used).sum())
         if n_unsnapped_c:
             warnings.append(

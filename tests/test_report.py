@@ -206,7 +206,7 @@ def test_cli_run_with_a_user_standard(tmp_path):
     assert block["distances_m"]["post_parcel"] == 300
     html = (out / REPORT_HTML).read_text(encoding="utf-8")
     assert "local variant" in html
-    assert "Kindergarten coverage" in res.output  # the indicator table on screen
+    assert "幼儿园覆盖率" in res.output  # the indicator table on screen
 
 
 def test_cli_run_with_another_builtin_standard(tmp_path):

@@ -38,12 +38,12 @@ def summary_table(result: StudyResult) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("Category 类别", no_wrap=True, overflow="ellipsis", max_width=46)
+    table.add_column("Category 类别", no_wrap=True, overflow="ellipsis", min_width=14, max_width=30)
     table.add_column("Services\n设施", justify="right", no_wrap=True)
     for t in result.thresholds:
         zh = t.zh.split(" (")[0].split("（")[0] or t.zh
         head = f"{t.distance_m:g} m" if zh == f"{t.distance_m:g}米" else f"{t.distance_m:g} m\n{zh}"
-        table.add_column(head, justify="right", max_width=10)
+        table.add_column(head, justify="right", no_wrap=True, min_width=8, max_width=9)
 
     cov = tables.coverage(result)
     counts = tables.service_counts(result)
@@ -77,8 +77,8 @@ def indicator_table(result: StudyResult) -> Table | None:
     table = Table(
         title=Text(f"{std.title_zh} {std.title_en} ({std.source['number']})", style="bold"),
         caption=Text(
-            "shares of scored clusters · of their area · of their residents; "
-            "strict = items without data count as missing",
+            "shares of scored clusters · of their area · of their residents "
+            "(strict figures, counting items without data as missing: report.html)",
             style="dim",
         ),
         caption_justify="left",
@@ -86,10 +86,10 @@ def indicator_table(result: StudyResult) -> Table | None:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("Indicator 指标", no_wrap=True, overflow="ellipsis", max_width=52)
+    table.add_column("Indicator 指标", no_wrap=True, overflow="ellipsis", max_width=26)
     table.add_column("Level", no_wrap=True)
-    for head in ("Clusters\n小区", "Area\n用地", "People\n人口", "Strict\n严格"):
-        table.add_column(head, justify="right", max_width=8)
+    for head in ("小区", "用地", "人口"):
+        table.add_column(head, justify="right", no_wrap=True, min_width=8)
     for ind in scores.indicators:
         lv = std.level(ind.level)
         cells: list[Text] = [Text(f"{ind.zh} {ind.en}"), Text(f"{lv.key} {lv.distance_m:g} m")]
@@ -99,8 +99,6 @@ def indicator_table(result: StudyResult) -> Table | None:
             else:
                 style = "red" if v < 0.5 else ("green" if v >= 0.9 else "")
                 cells.append(Text(tables.format_share(v), style=style))
-        strict = ind.population_strict
-        cells.append(Text("—" if strict is None else tables.format_share(strict), style="dim"))
         table.add_row(*cells)
     return table
 
