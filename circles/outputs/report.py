@@ -258,7 +258,7 @@ def _gaps_section(result: StudyResult) -> list[Block]:
                 "coverage is unknown, not 0%."
             )
         )
-        out.append(Bullets([[f"{result.categories[k].label} (`{k}`)"] for k in gaps]))
+        out.append(Bullets([[f"{result.categories[k].label} ({k})"] for k in gaps]))
     if sparse:
         out.append(
             _p(
