@@ -201,3 +201,16 @@ def test_cli_self_contained_and_basemap(tmp_path):
     bad = CliRunner().invoke(app, ["run", "--basemap", "amap", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "map.basemap" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_every_category_layer_has_a_colour_of_its_own(nanjing_result):
+    from circles.outputs.webmap import _lab, category_colors
+
+    colors = category_colors(nanjing_result)
+    assert set(colors) == set(nanjing_result.categories)
+    lab = _lab(list(colors.values()))
+    dist = np.linalg.norm(lab[:, None] - lab[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    assert dist.min() >= 20  # CIELAB ΔE: different at a glance
+    # The known conversion: pure red in CIELAB (D65) is about (53.2, 80.1, 67.2).
+    np.testing.assert_allclose(_lab(["#ff0000"])[0], [53.24, 80.09, 67.20], atol=0.3)

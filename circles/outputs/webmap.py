@@ -88,25 +88,6 @@ _UNUSED = ("#bdbdbd", "未接入步行网络", "not connected to the walking net
 _BLIND = "#b2182b"
 _ISO_DARK = (8, 81, 156)  # smallest walking area
 _ISO_LIGHT = (158, 202, 225)  # largest walking area
-# Distinct colours for service categories whose catalogue colours are too alike.
-_PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#e7298a",
-    "#1b9e77",
-    "#e6ab02",
-    "#bcbd22",
-    "#17becf",
-    "#393b79",
-    "#637939",
-    "#843c39",
-    "#7b4173",
-)
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -233,26 +214,46 @@ def _metres(value: Any) -> str:
     return f"{v:,.0f} m"
 
 
+def _lab(hex_colors: list[str]) -> np.ndarray:
+    """CIELAB coordinates (D65) of ``#rrggbb`` colours: distances there match the eye."""
+    rgb = np.array([[int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)] for c in hex_colors])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ np.array(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]]
+    )
+    xyz /= np.array([0.9505, 1.0, 1.089])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.column_stack(
+        [116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])]
+    )
+
+
+# Candidate colours for categories whose catalogue colours are too alike: a 6-level RGB
+# cube without the lightest (invisible on a light basemap) and the greys.
+_LEVELS = ("00", "33", "66", "99", "cc", "ff")
+_CANDIDATES = [
+    f"#{r}{g}{b}"
+    for r in _LEVELS
+    for g in _LEVELS
+    for b in _LEVELS
+    if not (r == g == b) and (int(r, 16) + int(g, 16) + int(b, 16)) < 600
+]
+_MIN_DELTA_E = 20.0
+
+
 def category_colors(result: StudyResult) -> dict[str, str]:
-    """A colour per category: the catalogue's, unless it is too close to an earlier one.
-
-    Two catalogue colours closer than a small distance in RGB (two greens, say) would make
-    two layers look the same; the later one then takes an unused colour from a palette.
-    """
-
-    def rgb(c: str) -> np.ndarray:
-        return np.array([int(c[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
-
+    """A distinct colour per category: the catalogue's, unless it is too close (in CIELAB)
+    to an earlier category's; such a category takes the candidate colour farthest from
+    every colour already used, so that each layer keeps a colour of its own."""
     out: dict[str, str] = {}
-    palette = list(_PALETTE)
+    cand_lab = _lab(_CANDIDATES)
     for key, cat in result.categories.items():
         color = _color(cat.color)
-        taken = [rgb(c) for c in out.values()]
-        if any(np.linalg.norm(rgb(color) - t) < 60 for t in taken):
-            free = [c for c in palette if all(np.linalg.norm(rgb(c) - t) >= 60 for t in taken)]
-            if free:  # the free palette colour nearest to the catalogue's
-                color = min(free, key=lambda c: float(np.linalg.norm(rgb(c) - rgb(color))))
-                palette.remove(color)
+        if out:
+            used = _lab(list(out.values()))
+            if np.linalg.norm(used - _lab([color])[0], axis=1).min() < _MIN_DELTA_E:
+                gap = np.linalg.norm(cand_lab[:, None, :] - used[None, :, :], axis=2).min(axis=1)
+                color = _CANDIDATES[int(np.argmax(gap))]
         out[key] = color
     return out
 
