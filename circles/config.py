@@ -113,16 +113,14 @@ class ResidenceColumns(_Model):
     wkt: str | None = None
 
 
-class PoiTable(_Model):
-    """A POI table of your own: CSV, XLSX, GeoJSON, GeoPackage or Shapefile."""
+class _TableFormat(_Model):
+    """How a table of your own is read: its coordinate system, text encoding and sheet."""
 
-    file: Path
     crs: str = Field(
         "wgs84", description="wgs84 | gcj02 (AMap, Tencent) | bd09 (Baidu) | EPSG:<code>"
     )
     encoding: str | None = Field(None, description="CSV text encoding; default: detected")
     sheet: str | None = Field(None, description="XLSX sheet; default: the first")
-    columns: PoiColumns = Field(default_factory=PoiColumns)
 
     @field_validator("crs")
     @classmethod
@@ -130,8 +128,16 @@ class PoiTable(_Model):
         return _check_crs(v)
 
 
-class Residences(_Model):
-    """How residence clusters are formed, and how their population is estimated."""
+class PoiTable(_TableFormat):
+    """A POI table of your own: CSV, XLSX, GeoJSON, GeoPackage or Shapefile."""
+
+    file: Path
+    columns: PoiColumns = Field(default_factory=PoiColumns)
+
+
+class Residences(_TableFormat):
+    """How residence clusters are formed, and how their population is estimated; with
+    ``file``, they are the 小区 of a table of your own (read with crs/encoding/sheet)."""
 
     method: Literal["auto", "landuse", "buildings", "grid"] = "auto"
     building_cluster_m: float = Field(50.0, gt=0, description="join buildings closer than this")
@@ -150,15 +156,7 @@ class Residences(_Model):
     file: Path | None = Field(
         None, description="a table of 小区 (points or polygons): the clusters come from it"
     )
-    crs: str = Field("wgs84", description="of file: wgs84 | gcj02 | bd09 | EPSG:<code>")
-    encoding: str | None = Field(None, description="of file (CSV); default: detected")
-    sheet: str | None = Field(None, description="of file (XLSX); default: the first sheet")
     columns: ResidenceColumns = Field(default_factory=ResidenceColumns)
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, v: str) -> str:
-        return _check_crs(v)
 
 
 class Snap(_Model):
