@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     help="circles: 15-minute living circles (15分钟生活圈) from OpenStreetMap.\n\n"
@@ -25,7 +25,7 @@ out = Console()
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -39,17 +39,12 @@ def _floats(text: str | None, what: str) -> list[float] | None:
     return None
 
 
-def _slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
-    return (s or "study")[:64]
-
-
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[None]:
     t0 = time.perf_counter()
     with console.status(f"{label} …"):
         yield
-    console.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - t0:.1f} s)[/]")
+    console.print(f"[green]✓[/] {escape(label)} [dim]({time.perf_counter() - t0:.1f} s)[/]")
 
 
 @app.command()
@@ -161,96 +156,39 @@ def run(
     from circles import pipeline
     from circles._errors import CirclesError
     from circles.cache import default_dir as default_cache_dir
-    from circles.config import load_study, study_from_dict
+    from circles.config import study_for_run
     from circles.outputs import write_outputs
 
     try:
-        sources = [s for s in (osm, place, bbox) if s is not None]
-        if len(sources) > 1:
-            _fail("give only one of --osm, --place and --bbox")
-        if config is None and (sources or boundary is not None):
-            if osm is not None:
-                name = osm.name.split(".")[0]
-            elif boundary is not None and not sources:
-                name = boundary.stem
-            else:
-                name = place or "bbox"
-            study = study_from_dict({"name": _slug(name)})
-        else:
-            study = load_study(config)
-        if osm is not None:
-            study.source = type(study.source)(osm=osm.resolve())
-        elif place is not None:
-            study.source = type(study.source)(place=place)
-        elif bbox is not None:
-            study.source = type(study.source)(bbox=tuple(_floats(bbox, "bbox") or ()))
-        if boundary is not None:
-            study.boundary = boundary.resolve()
-        patch: dict = {}
-        if thresholds is not None or minutes is not None or speed is not None:
-            th = study.thresholds.model_dump()
-            if thresholds is not None:
-                th.update(distances_m=_floats(thresholds, "thresholds"), minutes=None)
-            if minutes is not None:
-                th.update(minutes=_floats(minutes, "minutes"), distances_m=None)
-            if speed is not None:
-                th["speed_kmh"] = speed
-            patch["thresholds"] = th
-        if residence_method is not None or residences is not None:
-            res = study.residences.model_dump()
-            if residence_method is not None:
-                res["method"] = residence_method
-            if residences is not None:
-                res.update(file=residences.resolve(), encoding=encoding, columns={})
-                res["crs"] = residences_crs or "wgs84"
-            patch["residences"] = res
-        if residences_crs is not None and residences is None:
-            _fail("--residences-crs applies to --residences FILE; give that too")
-        if pois:
-            patch["pois"] = [
-                {"file": p.resolve(), "crs": pois_crs or "wgs84", "encoding": encoding}
-                for p in pois
-            ]
-        elif pois_crs is not None:
-            _fail("--pois-crs applies to --pois FILE; give that too (or set crs: in the config)")
-        if encoding is not None and not pois and residences is None:
-            _fail("--encoding applies to --pois and --residences files; give one of them")
-        if pois_mode is not None:
-            patch["pois_mode"] = pois_mode
-        if max_snap is not None:
-            patch["snap"] = {"max_distance_m": max_snap}
-        if isochrone_method is not None:
-            patch["isochrones"] = {**study.isochrones.model_dump(), "method": isochrone_method}
-        if categories is not None:
-            patch["categories"] = [c.strip() for c in categories.split(",") if c.strip()]
-        if origins is not None or k_nearest is not None:
-            r = study.reach.model_dump()
-            if origins is not None:
-                r["origins"] = origins
-            if k_nearest is not None:
-                r["k_nearest"] = k_nearest
-            patch["reach"] = r
-        if self_contained is not None or basemap is not None:
-            mp = study.map.model_dump()
-            if self_contained is not None:
-                mp["self_contained"] = self_contained
-            if basemap is not None:
-                mp["basemap"] = basemap
-            patch["map"] = mp
-        if standard is not None:
-            from circles.standards import is_path_like
-
-            if standard.lower() == "none":
-                patch["standard"] = None
-            else:
-                patch["standard"] = (
-                    str(Path(standard).resolve()) if is_path_like(standard) else standard
-                )
-        if patch:
-            study = study_from_dict({**study.model_dump(), **patch})
-
+        study = study_for_run(
+            config,
+            osm=osm,
+            place=place,
+            bbox=_floats(bbox, "bbox"),
+            boundary=boundary,
+            thresholds=_floats(thresholds, "thresholds"),
+            minutes=_floats(minutes, "minutes"),
+            speed=speed,
+            residence_method=residence_method,
+            residences=residences,
+            residences_crs=residences_crs,
+            pois=pois or [],
+            pois_crs=pois_crs,
+            pois_mode=pois_mode,
+            encoding=encoding,
+            max_snap=max_snap,
+            categories=[c.strip() for c in categories.split(",") if c.strip()]
+            if categories is not None
+            else None,
+            isochrone_method=isochrone_method,
+            origins=origins,
+            k_nearest=k_nearest,
+            self_contained=self_contained,
+            basemap=basemap,
+            standard=standard,
+        )
         target = out_dir if out_dir is not None else study.output_dir / study.name
-        console.print(f"[bold]{study.display_title}[/]", highlight=False)
+        console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
         cache = None if no_cache else (cache_dir or default_cache_dir())
         result = pipeline.run(study, step=_progress, tables_only=tables_only, cache_dir=cache)
         with _progress("写出结果 Writing outputs"):
@@ -277,8 +215,8 @@ def run(
         n = result.summary["inputs"].get("origins", 0)
         out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
     for w in warning_lines(result):
-        console.print(f"[yellow]![/] {w}", highlight=False)
-    out.print(f"Outputs: {folder}", highlight=False)
+        console.print(f"[yellow]![/] {escape(w)}", highlight=False)
+    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
 
 
 cache_app = typer.Typer(help="The cache of parsed networks and services.", no_args_is_help=True)
@@ -297,7 +235,10 @@ def cache_info(
     folder = cache_dir or default_dir()
     items = entries(folder) if folder.is_dir() else []
     total = sum(e.size_bytes for e in items)
-    out.print(f"Cache: {folder} — {len(items)} entries, {total / 1e6:.1f} MB", highlight=False)
+    out.print(
+        f"Cache: {escape(str(folder))} — {len(items)} entries, {total / 1e6:.1f} MB",
+        highlight=False,
+    )
     if items:
         table = Table()
         for col in ("key", "source", "size", "age"):
@@ -316,7 +257,7 @@ def cache_clear(
 
     folder = cache_dir or default_dir()
     n = clear(folder) if folder.is_dir() else 0
-    out.print(f"Removed {n} cache entries from {folder}", highlight=False)
+    out.print(f"Removed {n} cache entries from {escape(str(folder))}", highlight=False)
 
 
 @app.command()
@@ -390,14 +331,17 @@ def standards_show(
     except CirclesError as e:
         _fail(str(e))
     src = std.source
-    out.print(f"[bold]{std.title_zh} {std.title_en}[/] [dim]({std.key})[/]", highlight=False)
-    out.print(f"{src['document']} · {src['number']} · {src['year']}", highlight=False)
+    out.print(
+        f"[bold]{escape(std.title_zh)} {escape(std.title_en)}[/] [dim]({escape(std.key)})[/]",
+        highlight=False,
+    )
+    out.print(escape(f"{src['document']} · {src['number']} · {src['year']}"), highlight=False)
     if src.get("issuer"):
-        out.print(f"[dim]{src['issuer']}[/]", highlight=False)
+        out.print(f"[dim]{escape(str(src['issuer']))}[/]", highlight=False)
     for clause in [*src.get("clauses", []), *src.get("related", [])]:
-        out.print(f"  · {clause}", highlight=False)
+        out.print(f"  · {escape(str(clause))}", highlight=False)
     if std.extends:
-        out.print(f"[yellow]local variant of {', '.join(std.extends)}[/]", highlight=False)
+        out.print(f"[yellow]local variant of {escape(', '.join(std.extends))}[/]", highlight=False)
     for table in standard_tables(std):
         out.print(table)
 

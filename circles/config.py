@@ -6,6 +6,7 @@ GB 50180-2018 and every validation message names the field and the file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -324,3 +325,137 @@ def study_from_dict(data: dict, base: Path | None = None) -> Study:
     except ValidationError as e:
         raise ConfigError(_format_validation(e, "study")) from None
     return _resolve_paths(study, base or Path.cwd())
+
+
+def _slug(text: str) -> str:
+    """A study name from a file or place name: letters, digits, - _ . only."""
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return (s or "study")[:64]
+
+
+def study_for_run(
+    config: Path | None = None,
+    *,
+    osm: Path | None = None,
+    place: str | None = None,
+    bbox: list[float] | None = None,
+    boundary: Path | None = None,
+    thresholds: list[float] | None = None,
+    minutes: list[float] | None = None,
+    speed: float | None = None,
+    residence_method: str | None = None,
+    residences: Path | None = None,
+    residences_crs: str | None = None,
+    pois: list[Path] | None = None,
+    pois_crs: str | None = None,
+    pois_mode: str | None = None,
+    encoding: str | None = None,
+    max_snap: float | None = None,
+    categories: list[str] | None = None,
+    isochrone_method: str | None = None,
+    origins: str | None = None,
+    k_nearest: int | None = None,
+    self_contained: bool | None = None,
+    basemap: str | None = None,
+    standard: str | None = None,
+) -> Study:
+    """The study a ``circles run`` means: a config file (or the bundled one, or defaults
+    named after the source) with the command line's options laid over it.
+
+    Relative paths given here are relative to the working directory. Inconsistent options
+    (two sources, a --pois-crs without --pois ...) raise a one-line ConfigError.
+    """
+    sources = [s for s in (osm, place, bbox) if s is not None]
+    if len(sources) > 1:
+        raise ConfigError("give only one of --osm, --place and --bbox")
+    if residences_crs is not None and residences is None:
+        raise ConfigError("--residences-crs applies to --residences FILE; give that too")
+    if pois_crs is not None and not pois:
+        raise ConfigError(
+            "--pois-crs applies to --pois FILE; give that too (or set crs: in the config)"
+        )
+    if encoding is not None and not pois and residences is None:
+        raise ConfigError("--encoding applies to --pois and --residences files; give one of them")
+
+    if config is None and (sources or boundary is not None):
+        if osm is not None:
+            name = osm.name.split(".")[0]
+        elif boundary is not None and not sources:
+            name = boundary.stem
+        else:
+            name = place or "bbox"
+        study = study_from_dict({"name": _slug(name)})
+    else:
+        study = load_study(config)
+    if osm is not None:
+        study.source = Source(osm=osm.resolve())
+    elif place is not None:
+        study.source = Source(place=place)
+    elif bbox is not None:
+        study.source = _validated(Source, {"bbox": tuple(bbox)}, "--bbox")
+    if boundary is not None:
+        study.boundary = boundary.resolve()
+
+    patch: dict = {}
+    if thresholds is not None or minutes is not None or speed is not None:
+        th = study.thresholds.model_dump()
+        if thresholds is not None:
+            th.update(distances_m=thresholds, minutes=None)
+        if minutes is not None:
+            th.update(minutes=minutes, distances_m=None)
+        if speed is not None:
+            th["speed_kmh"] = speed
+        patch["thresholds"] = th
+    if residence_method is not None or residences is not None:
+        res = study.residences.model_dump()
+        if residence_method is not None:
+            res["method"] = residence_method
+        if residences is not None:
+            res.update(file=residences.resolve(), encoding=encoding, columns={})
+            res["crs"] = residences_crs or "wgs84"
+        patch["residences"] = res
+    if pois:
+        patch["pois"] = [
+            {"file": p.resolve(), "crs": pois_crs or "wgs84", "encoding": encoding} for p in pois
+        ]
+    if pois_mode is not None:
+        patch["pois_mode"] = pois_mode
+    if max_snap is not None:
+        patch["snap"] = {"max_distance_m": max_snap}
+    if isochrone_method is not None:
+        patch["isochrones"] = {**study.isochrones.model_dump(), "method": isochrone_method}
+    if categories is not None:
+        patch["categories"] = categories
+    if origins is not None or k_nearest is not None:
+        r = study.reach.model_dump()
+        if origins is not None:
+            r["origins"] = origins
+        if k_nearest is not None:
+            r["k_nearest"] = k_nearest
+        patch["reach"] = r
+    if self_contained is not None or basemap is not None:
+        mp = study.map.model_dump()
+        if self_contained is not None:
+            mp["self_contained"] = self_contained
+        if basemap is not None:
+            mp["basemap"] = basemap
+        patch["map"] = mp
+    if standard is not None:
+        from circles.standards import is_path_like
+
+        if standard.lower() == "none":
+            patch["standard"] = None
+        else:
+            patch["standard"] = (
+                str(Path(standard).resolve()) if is_path_like(standard) else standard
+            )
+    if patch:
+        study = study_from_dict({**study.model_dump(), **patch})
+    return study
+
+
+def _validated(model: type[BaseModel], data: dict, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, where)) from None

@@ -106,3 +106,10 @@ def test_tables_only_with_cluster_origins_writes_the_tables(tmp_path):
     table = pd.read_parquet(out / "reach.parquet")
     assert len(table) == 11 and table["origin_id"].str.startswith("R").all()
     assert {"pharmacy_1000m", "pharmacy_nearest_m", "population"} <= set(table.columns)
+
+
+def test_brackets_in_messages_are_printed_not_taken_as_markup():
+    # rich would swallow "[west, south, east, north]" as a style tag.
+    res = runner.invoke(app, ["run", "--bbox", "1,2,0,1"])
+    assert res.exit_code != 0
+    assert "[west, south, east, north]" in " ".join(res.output.split())

@@ -71,3 +71,20 @@ def test_paths_are_relative_to_the_config_file(tmp_path):
     study = load_study(cfg)
     assert study.source.osm == (tmp_path / "x.osm").resolve()
     assert study.boundary == (cfg.parent / "b.geojson").resolve()
+
+
+def test_study_for_run_lays_options_over_the_config(tmp_path):
+    from circles.config import study_for_run
+
+    osm = tmp_path / "My City 2024.osm.pbf"
+    study = study_for_run(osm=osm, minutes=[10, 5], speed=4.8, origins="nodes", k_nearest=3)
+    assert study.name == "My-City-2024"  # a safe folder name from the file name
+    assert study.source.osm == osm.resolve()
+    assert study.distances_m == [400.0, 800.0]
+    assert (study.reach.origins, study.reach.k_nearest) == ("nodes", 3)
+    bundled = study_for_run(standard="none", categories=["pharmacy"])
+    assert bundled.name == "nanjing-xinjiekou" and bundled.standard is None
+    with pytest.raises(ConfigError, match="only one"):
+        study_for_run(osm=osm, place="Nanjing")
+    with pytest.raises(ConfigError, match="--pois-crs"):
+        study_for_run(pois_crs="gcj02")
