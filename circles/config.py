@@ -407,9 +407,7 @@ def study_for_run(
             th["speed_kmh"] = speed
         patch["thresholds"] = th
     if residence_method is not None or residences is not None:
-        res = study.residences.model_dump()
-        if residence_method is not None:
-            res["method"] = residence_method
+        res = _override(study.residences, method=residence_method)
         if residences is not None:
             res.update(file=residences.resolve(), encoding=encoding, columns={})
             res["crs"] = residences_crs or "wgs84"
@@ -423,23 +421,13 @@ def study_for_run(
     if max_snap is not None:
         patch["snap"] = {"max_distance_m": max_snap}
     if isochrone_method is not None:
-        patch["isochrones"] = {**study.isochrones.model_dump(), "method": isochrone_method}
+        patch["isochrones"] = _override(study.isochrones, method=isochrone_method)
     if categories is not None:
         patch["categories"] = categories
     if origins is not None or k_nearest is not None:
-        r = study.reach.model_dump()
-        if origins is not None:
-            r["origins"] = origins
-        if k_nearest is not None:
-            r["k_nearest"] = k_nearest
-        patch["reach"] = r
+        patch["reach"] = _override(study.reach, origins=origins, k_nearest=k_nearest)
     if self_contained is not None or basemap is not None:
-        mp = study.map.model_dump()
-        if self_contained is not None:
-            mp["self_contained"] = self_contained
-        if basemap is not None:
-            mp["basemap"] = basemap
-        patch["map"] = mp
+        patch["map"] = _override(study.map, self_contained=self_contained, basemap=basemap)
     if standard is not None:
         from circles.standards import is_path_like
 
@@ -452,6 +440,11 @@ def study_for_run(
     if patch:
         study = study_from_dict({**study.model_dump(), **patch})
     return study
+
+
+def _override(section: BaseModel, **values: object) -> dict:
+    """A config section as a mapping, with the given (not None) values laid over it."""
+    return {**section.model_dump(), **{k: v for k, v in values.items() if v is not None}}
 
 
 def _validated(model: type[BaseModel], data: dict, where: str) -> BaseModel:

@@ -173,7 +173,7 @@ def _check(case: Case, res: engine.Reach, dist: np.ndarray) -> None:
         np.testing.assert_allclose(res.nearest_m[:, c], ref, rtol=0, atol=1e-6, equal_nan=True)
 
 
-def _reach(case: Case, threads: int = 1) -> engine.Reach:
+def _reach(case: Case, threads: int = 1, **options) -> engine.Reach:
     return engine.reach(
         case.graph,
         case.origins,
@@ -183,6 +183,7 @@ def _reach(case: Case, threads: int = 1) -> engine.Reach:
         case.thresholds,
         nearest_limit_m=case.limit,
         threads=threads,
+        **options,
     )
 
 
@@ -370,18 +371,7 @@ def test_threads_agree_on_bigger_graph():
 def test_k_nearest_and_decay_match_networkx(case, k, kind):
     dist = reference_distances(case.graph, case.origins, case.services)
     decay = engine.Decay(kind=kind, beta=0.05, max_m=max(case.thresholds))
-    res = engine.reach(
-        case.graph,
-        case.origins,
-        case.services,
-        case.category,
-        case.n_categories,
-        case.thresholds,
-        nearest_limit_m=case.limit,
-        k_nearest=k,
-        decay=decay,
-        threads=1,
-    )
+    res = _reach(case, threads=1, k_nearest=k, decay=decay)
     limit_t = max(case.thresholds)
     for c in range(case.n_categories):
         d = np.sort(dist[:, case.category == c], axis=1)
@@ -409,18 +399,7 @@ def test_k_nearest_and_decay_match_networkx(case, k, kind):
         got = res.decayed[:, c]
         assert np.all((got >= sums[0] - 1e-6) & (got <= sums[1] + 1e-6)), (got, sums)
     if TWO_THREADS:
-        res2 = engine.reach(
-            case.graph,
-            case.origins,
-            case.services,
-            case.category,
-            case.n_categories,
-            case.thresholds,
-            nearest_limit_m=case.limit,
-            k_nearest=k,
-            decay=decay,
-            threads=2,
-        )
+        res2 = _reach(case, threads=2, k_nearest=k, decay=decay)
         np.testing.assert_array_equal(res2.decayed, res.decayed)
 
 

@@ -86,20 +86,17 @@ def _writers(
         from circles.sources.tables import write_rejected
 
         rejected = [(REJECTED_CSV, write_rejected)]
-    if result.tables_only:  # the reach table and the summary, for batch use
-        from circles.outputs import files
+    from circles.outputs import files
 
-        return [
-            (SUMMARY_JSON, files.write_summary),
-            (REACH_PARQUET, files.write_reach),
-            *rejected,
-        ]
+    # The summary and the reach table need no geopandas: a tables-only run stops there.
+    light = [(SUMMARY_JSON, files.write_summary), (REACH_PARQUET, files.write_reach)]
+    if result.tables_only:
+        return [*light, *rejected]
     from circles.outputs import report, report_html, tables, webmap
 
     return [
         *rejected,
-        (SUMMARY_JSON, tables.write_summary),
-        (REACH_PARQUET, tables.write_reach),
+        *light,
         (CLUSTERS_CSV, tables.write_cluster_csv),
         (GEOPACKAGE, tables.write_geopackage),
         (REPORT_MD, report.write_report),

@@ -16,7 +16,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from circles.outputs.files import _finite, write_reach, write_summary  # noqa: F401
 from circles.result import StudyResult, Threshold
 
 WGS84 = "EPSG:4326"
