@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from circles._errors import ConfigError
+from circles._yaml import safe_load
 from circles.settings import DEFAULT_CONFIG, DEFAULT_THRESHOLDS_M
 
 _STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -303,7 +304,7 @@ def load_study(path: str | Path | None = None, **overrides: object) -> Study:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (give the path of a study .yaml)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""

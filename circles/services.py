@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from circles._yaml import safe_load
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -116,7 +116,7 @@ def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
 def load_catalogue() -> dict[str, Category]:
     """Every category shipped with the package, including those only standards use."""
     text = resources.files("circles").joinpath("data/categories.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = safe_load(text)
     return {
         key: category_from_spec(key, spec)
         for key, spec in raw.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -40,12 +41,23 @@ FOOT_ALLOWED: frozenset[str] = frozenset({"yes", "designated", "permissive", "us
 FOOT_FORBIDDEN: frozenset[str] = frozenset({"no", "private"})
 ACCESS_FORBIDDEN: frozenset[str] = frozenset({"private", "no"})
 
+
+class TagLookup(Protocol):
+    """Tags that can be looked up by key: a dict, or pyosmium's tag list."""
+
+    def get(self, key: str, default: str | None = None, /) -> str | None: ...
+
+
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 OSM_COPYRIGHT_URL = "https://www.openstreetmap.org/copyright"
 
 
-def is_walkable(tags: dict[str, str]) -> bool:
-    """Whether a way with these tags may be walked (in both directions)."""
+def is_walkable(tags: TagLookup) -> bool:
+    """Whether a way with these tags may be walked (in both directions).
+
+    ``tags`` is a dict or anything with ``get``, such as pyosmium's tag list, which is
+    read in place without copying it.
+    """
     highway = tags.get("highway")
     if highway is None:
         return False

@@ -54,7 +54,7 @@ class EdgeIndex:
         self.edge_of = edge_of
         # Half the largest gap between samples bounds how far a sample can be from the foot.
         self.half_gap = float(np.max(network.edge_len / (n_samples - 1)) / 2.0) if len(t) else 0.0
-        self.tree = cKDTree(np.column_stack([sx, sy]))
+        self.tree = cKDTree(np.column_stack([sx, sy]), balanced_tree=False, compact_nodes=False)
 
     def attach(self, x: np.ndarray, y: np.ndarray, max_distance_m: float) -> Attachment:
         """Attach points (network CRS) to their nearest edge, exactly."""

@@ -36,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from circles._errors import CirclesError
+from circles._yaml import safe_load
 from circles.services import Category, category_from_spec, load_catalogue
 
 DEFAULT_STANDARD = "gb50180-2018"
@@ -391,7 +392,7 @@ def is_path_like(text: str) -> bool:
 
 def _read_yaml(text: str, where: str) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""
