@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    net = build_network(read_osm_file(MALTA, buildings=False))
+    net = build_network(read_osm_file(MALTA, keys=()))
     rng = np.random.default_rng(42)
     # Origins like residence points: random places near streets, snapped to the nearest edge.
     pick = rng.choice(net.n_nodes, args.origins, replace=False)

@@ -87,21 +87,22 @@ def load_city(path: Path = MALTA) -> CityInputs:
     """Read the .pbf, build the walking network and find the services (not timed as part of
     any tool's run; the steps are timed for information)."""
     from circles.network import build_network
-    from circles.services import find_services, load_catalogue
+    from circles.services import feature_keys, find_services, load_catalogue
     from circles.snap import EdgeIndex
     from circles.sources.osm_file import read_osm_file
 
     steps: dict[str, float] = {}
+    catalogue = load_catalogue()
+    categories = {k: catalogue[k] for k in CATEGORIES}
     t0 = time.perf_counter()
-    extract = read_osm_file(path, buildings=False)
+    extract = read_osm_file(path, feature_keys(categories))
     steps["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     network = build_network(extract)
     steps["network"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    catalogue = load_catalogue()
     features = extract.features.to_crs(network.crs)
-    found = find_services(features, {k: catalogue[k] for k in CATEGORIES})
+    found = find_services(features, categories)
     steps["services"] = time.perf_counter() - t0
     x = found.geometry.x.to_numpy(np.float64)
     y = found.geometry.y.to_numpy(np.float64)

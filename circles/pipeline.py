@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,13 +85,17 @@ def _halo(boundary: shapely.Geometry, metres: float) -> shapely.Geometry:
     return _reproject(_reproject(boundary, "EPSG:4326", crs).buffer(metres), crs, "EPSG:4326")
 
 
-def load_extract(study: Study, buildings: bool = True) -> OsmExtract:
-    """Read the study's OSM data, from a file or online (buildings only when needed)."""
+def load_extract(study: Study, keys: Sequence[str] | None = None) -> OsmExtract:
+    """Read the study's OSM data, from a file or online.
+
+    ``keys``: from a file, read only the features with one of these tag keys (default:
+    every feature services and residences need).
+    """
     src = study.source
     if src.osm is not None:
         from circles.sources.osm_file import read_osm_file
 
-        return read_osm_file(src.osm, buildings=buildings)
+        return read_osm_file(src.osm, keys)
     from circles.sources import overpass
 
     if src.place is not None:
@@ -184,12 +188,14 @@ def prepare(
         if hit is not None:
             return _from_cache(*hit)
 
-    from circles.services import find_services
+    from circles.services import feature_keys, find_services
     from circles.sources.extract import clip_extract
 
     with timed("load", "读取 OSM 数据 Reading OSM data"):
         if extract is None:
-            extract = load_extract(study, buildings=need_features)
+            # Without residences only the categories' tag keys matter: most areas
+            # (buildings, land use) need not be assembled.
+            extract = load_extract(study, None if need_features else feature_keys(categories))
         if study.boundary is not None:
             # Services just outside the boundary still serve residents near its edge.
             boundary = read_boundary(study.boundary)

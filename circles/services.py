@@ -82,6 +82,24 @@ def _rule_matches(rule: dict[str, Any], tags: dict[str, str]) -> bool:
     return True
 
 
+def feature_keys(categories: dict[str, Category]) -> tuple[str, ...] | None:
+    """Tag keys of which a feature needs one to match any of these categories.
+
+    A rule matches only a feature that has each of its keys (``k!`` exclusions aside) or,
+    for ``name~``, a name; so reading just the features with one of these keys finds the
+    same services. None when a rule asks for no tag at all: then every feature counts.
+    """
+    keys: set[str] = set()
+    for cat in categories.values():
+        for rule in cat.rules:
+            wanted = {k for k in rule if not k.endswith("!")}
+            if not wanted:
+                return None
+            keys |= set(_NAME_KEYS) if "name~" in wanted else set()
+            keys |= wanted - {"name~"}
+    return tuple(sorted(keys))
+
+
 def _as_tag_value(v: Any) -> Any:
     """YAML 1.1 reads bare yes/no as booleans; OSM values are strings."""
     if isinstance(v, list):

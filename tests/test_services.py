@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import shapely
 
-from circles.services import find_services, load_categories
+from circles.services import Category, feature_keys, find_services, load_catalogue, load_categories
 from circles.sources.extract import features_frame
 
 REQUIRED = ["market", "pharmacy", "elder_care", "clinic", "kindergarten", "park"]
@@ -97,3 +97,24 @@ def test_vectorised_rules_agree_with_category_matches(shared_osm):
         )
         mine = got[got["category"] == key]
         assert set(zip(mine["osm_type"], mine["osm_id"], strict=True)) == ids, key
+
+
+def test_feature_keys_cover_every_rule():
+    cats = load_catalogue()
+    keys = feature_keys(cats)
+    assert {"amenity", "shop", "name", "name:zh"} <= set(keys)
+    assert "building" not in keys
+    # Each rule names at least one key of the set (or a name, for name~ rules).
+    for cat in cats.values():
+        for rule in cat.rules:
+            assert any(k in keys or (k == "name~" and "name" in keys) for k in rule)
+    only_exclusion = Category("x", "x", "x", rules=({"access!": ["private"]},))
+    assert feature_keys({"x": only_exclusion}) is None  # such a rule can match any feature
+
+
+def test_every_rule_names_a_key_the_full_read_keeps():
+    from circles.sources.extract import FEATURE_KEYS
+
+    for cat in load_catalogue().values():
+        for rule in cat.rules:
+            assert any(k in FEATURE_KEYS or k == "name~" for k in rule), (cat.key, rule)

@@ -24,7 +24,7 @@ import shapely
 
 from circles._errors import InputError
 from circles.network import build_network
-from circles.services import find_services, load_categories
+from circles.services import feature_keys, find_services, load_catalogue, load_categories
 from circles.settings import is_walkable
 from circles.sources.extract import FEATURE_KEYS
 from circles.sources.osm_file import read_osm_file
@@ -369,12 +369,21 @@ def test_is_walkable(tags, walkable):
     assert is_walkable(tags) is walkable
 
 
-def test_skipping_plain_buildings_keeps_every_other_feature():
-    # Tables-only runs read without plain buildings; services must not change.
-    full = read_osm_file(OSM_DIR / "malta-2018.osm.pbf").features
-    lean = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", buildings=False).features
-    others = full[full["tags"].map(lambda t: any(k in t for k in FEATURE_KEYS if k != "building"))]
-    assert len(lean) < len(full)
-    assert set(zip(others["osm_type"], others["osm_id"], strict=True)) == set(
-        zip(lean["osm_type"], lean["osm_id"], strict=True)
+def test_reading_only_the_categories_keys_finds_the_same_services():
+    # Runs without residences read only the features their categories' rules can match.
+    cats = load_catalogue()
+    full = read_osm_file(OSM_DIR / "malta-2018.osm.pbf")
+    lean = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", feature_keys(cats))
+    assert len(lean.features) < 0.7 * len(full.features)
+    np.testing.assert_array_equal(lean.node_ids, full.node_ids)  # the same network
+    a, b = find_services(full.features, cats), find_services(lean.features, cats)
+    assert len(a) > 1000
+    assert sorted(zip(a["category"], a["osm_type"], a["osm_id"], strict=True)) == sorted(
+        zip(b["category"], b["osm_type"], b["osm_id"], strict=True)
     )
+
+
+def test_reading_no_features_keeps_the_network():
+    extract = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", keys=())
+    assert len(extract.features) == 0
+    assert extract.n_ways > 20_000

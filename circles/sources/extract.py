@@ -9,6 +9,8 @@ import pandas as pd
 from geopandas import GeoDataFrame
 
 # Tag keys of features worth keeping: candidate services, residential areas and buildings.
+# Every rule in data/categories.yaml names one of them (a test checks), so a full read
+# finds the services of every category, bus stops (highway=bus_stop) included.
 FEATURE_KEYS: tuple[str, ...] = (
     "amenity",
     "shop",
@@ -19,6 +21,11 @@ FEATURE_KEYS: tuple[str, ...] = (
     "building",
     "office",
     "name",
+    "craft",
+    "cuisine",
+    "breakfast",
+    "public_transport",
+    "highway",
 )
 
 

@@ -8,6 +8,7 @@ Ways that run off a clipped extract keep their runs of nodes that have locations
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +31,17 @@ def _check_path(path: Path) -> None:
         raise InputError(f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}")
 
 
-def read_osm_file(path: str | Path, buildings: bool = True) -> OsmExtract:
+def read_osm_file(path: str | Path, keys: Sequence[str] | None = None) -> OsmExtract:
     """Read walkable ways and candidate features from a local OSM file.
 
-    With ``buildings=False`` plain buildings (tagged with nothing but ``building``) are
-    skipped: services do not need them, only residences do, and they are most areas.
+    ``keys``: keep only the features with one of these tag keys (by default
+    :data:`FEATURE_KEYS`, all that services and residences need). A run that needs only
+    services passes the keys of its categories' rules, and skips buildings and land use,
+    which are most of the areas to assemble.
     """
     path = Path(path)
     _check_path(path)
-    keys = FEATURE_KEYS if buildings else tuple(k for k in FEATURE_KEYS if k != "building")
+    keys = tuple(keys) if keys is not None else FEATURE_KEYS
     try:
         return _read(path, keys)
     except _UnsortedError:
@@ -72,14 +75,12 @@ def _read(path: Path, keys: tuple[str, ...]) -> OsmExtract:
             lats.append(lat)
         way_ptr.append(len(node_ids))
 
-    processor = (
-        osmium.FileProcessor(str(path))
-        .with_locations()
+    processor = osmium.FileProcessor(str(path)).with_locations()
+    if keys:
         # Areas first: multipolygons are built from untagged member ways, which a key
         # filter before the area assembler would drop.
-        .with_areas(osmium.filter.KeyFilter(*keys))
-        .with_filter(osmium.filter.KeyFilter("highway", *keys))
-    )
+        processor = processor.with_areas(osmium.filter.KeyFilter(*keys))
+    processor = processor.with_filter(osmium.filter.KeyFilter("highway", *keys))
     try:
         for obj in processor:
             # Tags are looked up in place (C++) and copied to a dict only for features:
