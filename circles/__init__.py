@@ -9,13 +9,39 @@ circles.write_outputs(result, "outputs/nanjing")
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from circles._errors import CirclesError, ConfigError, InputError, NetworkUnavailableError
-from circles.config import Study, load_study, study_from_dict
-from circles.engine import Graph, Points, Reach, reach
-from circles.pipeline import run
-from circles.result import StudyResult
+
+if TYPE_CHECKING:
+    from circles.config import Study, load_study, study_from_dict
+    from circles.engine import Graph, Points, Reach, reach
+    from circles.pipeline import run
+    from circles.result import StudyResult
 
 __version__ = "0.1.0"
+
+# Loaded on first use (PEP 562): `circles run` starts reading its OSM file in a worker
+# process before the engine (numba) and geopandas load, so importing the package must
+# not load them.
+_LAZY = {
+    "Study": "circles.config",
+    "load_study": "circles.config",
+    "study_from_dict": "circles.config",
+    "Graph": "circles.engine",
+    "Points": "circles.engine",
+    "Reach": "circles.engine",
+    "reach": "circles.engine",
+    "run": "circles.pipeline",
+    "StudyResult": "circles.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'circles' has no attribute {name!r}")
 
 
 def write_outputs(result: StudyResult, out_dir):

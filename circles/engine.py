@@ -18,32 +18,28 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-_EPS = 1e-9
+# The graph types and edge splitting are plain numpy; they are part of the engine's API.
+from circles.graph import Graph, Points, augment, to_csr
+
+__all__ = [
+    "Decay",
+    "Graph",
+    "Points",
+    "Reach",
+    "augment",
+    "ball",
+    "reach",
+    "to_csr",
+    "warm_up",
+    "is_warm",
+]
+
+# Whether this process has loaded the compiled kernels (see warm_up).
+_warm = False
+
 # Searches are dealt to a fixed number of chunks with their own accumulators, summed in a
 # fixed order: results are then bit-identical whatever the number of threads.
 _CHUNKS = 4
-
-
-@dataclass
-class Graph:
-    """An undirected graph as an edge list; ``csr()`` gives its symmetric adjacency."""
-
-    n_nodes: int
-    edge_u: np.ndarray
-    edge_v: np.ndarray
-    edge_len: np.ndarray
-
-
-@dataclass
-class Points:
-    """Points attached to edges: edge index, offset from ``edge_u`` (m), snap distance (m)."""
-
-    edge: np.ndarray
-    offset: np.ndarray
-    snap_m: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.edge)
 
 
 @dataclass
@@ -61,66 +57,6 @@ class Reach:
     nearest_m: np.ndarray
     k_nearest_m: np.ndarray | None = None
     decayed: np.ndarray | None = None
-
-
-def to_csr(
-    n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Symmetric CSR arrays (indptr, indices, weights, edge id) of an undirected edge list."""
-    src = np.concatenate([u, v]).astype(np.int64)
-    dst = np.concatenate([v, u]).astype(np.int64)
-    w = np.concatenate([length, length]).astype(np.float64)
-    eid = np.concatenate([np.arange(len(u)), np.arange(len(u))])
-    order = np.argsort(src, kind="stable")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, dst[order], w[order], eid[order].astype(np.int64)
-
-
-def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]:
-    """Split edges at attached points; return the new graph and each point's node.
-
-    A point at an edge end uses that node; points at the same place share a node.
-    """
-    n = graph.n_nodes
-    edge = np.concatenate([p.edge for p in point_sets]).astype(np.int64)
-    off = np.concatenate([p.offset for p in point_sets]).astype(np.float64)
-    length = graph.edge_len[edge]
-    off = np.clip(off, 0.0, length)
-    node = np.where(off <= _EPS, graph.edge_u[edge], graph.edge_v[edge]).astype(np.int64)
-    inner = (off > _EPS) & (off < length - _EPS)
-
-    # Unique (edge, offset) places inside edges become new nodes, in order along each edge.
-    keys = np.column_stack([edge[inner].astype(np.float64), off[inner]])
-    places, inv = (
-        np.unique(keys, axis=0, return_inverse=True) if len(keys) else (np.zeros((0, 2)), [])
-    )
-    place_edge = places[:, 0].astype(np.int64)
-    place_off = places[:, 1]
-    place_node = n + np.arange(len(places), dtype=np.int64)
-    node[inner] = place_node[np.asarray(inv, dtype=np.int64).ravel()]
-
-    # Chain u - p1 - p2 - ... - v along each split edge; keep untouched edges as they are.
-    first = np.r_[True, place_edge[1:] != place_edge[:-1]] if len(places) else np.zeros(0, bool)
-    last = np.r_[place_edge[1:] != place_edge[:-1], True] if len(places) else np.zeros(0, bool)
-    prev_node = np.where(first, graph.edge_u[place_edge], np.r_[-1, place_node[:-1]])
-    prev_off = np.where(first, 0.0, np.r_[0.0, place_off[:-1]])
-    split = np.zeros(len(graph.edge_u), dtype=bool)
-    split[place_edge] = True
-    new_u = np.concatenate([graph.edge_u[~split], prev_node, place_node[last]]).astype(np.int64)
-    new_v = np.concatenate(
-        [graph.edge_v[~split], place_node, graph.edge_v[place_edge[last]]]
-    ).astype(np.int64)
-    new_len = np.concatenate(
-        [
-            graph.edge_len[~split],
-            place_off - prev_off,
-            graph.edge_len[place_edge[last]] - place_off[last],
-        ]
-    )
-    out = Graph(n + len(places), new_u, new_v, new_len)
-    bounds = np.cumsum([0] + [len(p) for p in point_sets])
-    return out, [node[bounds[i] : bounds[i + 1]] for i in range(len(point_sets))]
 
 
 @njit(cache=True, nogil=True)
@@ -528,3 +464,25 @@ def ball(
     )
     nodes = touched[:cnt].copy()
     return nodes, dist[nodes]
+
+
+def warm_up(isochrones: bool = False) -> None:
+    """Load the compiled kernels now rather than at the first real call.
+
+    numba reads them from its on-disk cache at first use in a process (about 0.3 s);
+    a cold run does this while a worker process parses the OSM file. With
+    ``isochrones`` the kernel that draws isochrones is loaded too.
+    """
+    global _warm
+    g = Graph(2, np.array([0], np.int64), np.array([1], np.int64), np.array([1.0]))
+    p = Points(np.array([0], np.int64), np.array([0.5]), np.array([0.0]))
+    reach(g, p, p, np.array([0], np.int64), 1, [1.0])
+    if isochrones:
+        indptr, indices, weights, _ = to_csr(2, g.edge_u, g.edge_v, g.edge_len)
+        ball(indptr, indices, weights, np.array([0], np.int64), np.array([0.0]), 1.0)
+    _warm = True
+
+
+def is_warm() -> bool:
+    """Whether :func:`warm_up` has run in this process."""
+    return _warm

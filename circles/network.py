@@ -14,7 +14,7 @@ import numpy as np
 import pyproj
 
 from circles._errors import EmptyNetworkError
-from circles.engine import Graph, to_csr
+from circles.graph import Graph, to_csr
 
 if TYPE_CHECKING:
     from circles.sources.extract import OsmExtract

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-# Only what a warm tables-only run needs is imported here; geopandas, shapely and the
-# geometry steps are imported where they are used, so a cached run starts fast.
-from circles import engine
+# Only light modules are imported here: the engine (numba), geopandas and the geometry
+# steps load where they are used, so that a cold run can load them while its OSM file is
+# read in a worker process, and a cached run starts fast.
 from circles._errors import InputError
 from circles.config import Study
 from circles.network import WalkNetwork, build_network, utm_crs
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import shapely
 
+    from circles import engine
     from circles.sources.extract import OsmExtract
 
 # GB 50180-2018 names its circles by minutes; keep those names for its distances.
@@ -109,6 +111,40 @@ def load_extract(study: Study, keys: Sequence[str] | None = None) -> OsmExtract:
     raise InputError(
         "no data source: give --osm FILE, --place NAME, --bbox W,S,E,N or a config with source"
     )
+
+
+def _read_while_warming(study: Study, keys: Sequence[str] | None, isochrones: bool) -> OsmExtract:
+    """Read the study's data and load the engine and the libraries of the later steps.
+
+    The first time in a process, a local file is read in a worker process meanwhile: on
+    two cores the parse and the loading (about a second each on Malta) overlap.
+    """
+    path = study.source.osm
+    if path is None or _is_warm() or not sys.executable:
+        extract = load_extract(study, keys)
+        _warm_up(isochrones)
+        return extract
+    from circles.sources.osm_file import start_reading
+
+    with start_reading(path, keys) as pending:
+        _warm_up(isochrones)
+        return pending.result()
+
+
+def _is_warm() -> bool:
+    engine = sys.modules.get("circles.engine")
+    return engine is not None and engine.is_warm()
+
+
+def _warm_up(isochrones: bool) -> None:
+    """Import what the later steps use and load the engine's compiled kernels."""
+    import geopandas  # noqa: F401 (the feature table)
+    import scipy.sparse.csgraph  # noqa: F401 (the network's components)
+    import scipy.spatial  # noqa: F401 (snapping)
+
+    from circles import engine
+
+    engine.warm_up(isochrones)
 
 
 # The WalkNetwork arrays kept in a cache entry (with its CRS as WKT and its stats).
@@ -195,7 +231,8 @@ def prepare(
         if extract is None:
             # Without residences only the categories' tag keys matter: most areas
             # (buildings, land use) need not be assembled.
-            extract = load_extract(study, None if need_features else feature_keys(categories))
+            keys = None if need_features else feature_keys(categories)
+            extract = _read_while_warming(study, keys, isochrones=need_features)
         if study.boundary is not None:
             # Services just outside the boundary still serve residents near its edge.
             boundary = read_boundary(study.boundary)
@@ -265,6 +302,7 @@ def run(
     """
     step = step or _quiet_step
     timings: dict[str, float] = {}
+
     warnings: list[str] = []
 
     @contextlib.contextmanager
@@ -284,6 +322,8 @@ def run(
     categories = _pick_categories(study, standard)
     keys = list(categories)
     prepared = prepare(study, categories, dists, timed, extract, cache_dir, want_clusters)
+    from circles import engine  # after the read, not at the top: see the note on imports
+
     network = prepared.network
     tables_info: dict | None = None
     rejected: list[dict] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import geopandas as gpd
 import pandas as pd
@@ -113,3 +114,24 @@ def test_brackets_in_messages_are_printed_not_taken_as_markup():
     res = runner.invoke(app, ["run", "--bbox", "1,2,0,1"])
     assert res.exit_code != 0
     assert "[west, south, east, north]" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [(["--help"], 0), (["run", "--osm", "missing.osm.pbf"], 2), (["--bogus"], 2)],
+)
+def test_installed_command_keeps_the_exit_code(monkeypatch, capsys, argv, code):
+    # cli.main ends with os._exit (no interpreter teardown); it must pass the code on.
+    import cli
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(c):
+        raise Exited(c)
+
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    monkeypatch.setattr(sys, "argv", ["circles", *argv])
+    with pytest.raises(Exited) as got:
+        cli.main()
+    assert got.value.args[0] == code

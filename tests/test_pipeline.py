@@ -90,3 +90,33 @@ def test_missing_osm_file_is_a_clear_error(tmp_path):
     study = study_from_dict({"name": "x", "source": {"osm": str(tmp_path / "none.osm.pbf")}})
     with pytest.raises(InputError, match="not found"):
         pipeline.run(study)
+
+
+def test_first_run_in_a_process_reads_in_a_worker_with_the_same_result(monkeypatch):
+    from circles.settings import PROJECT_DIR
+    from circles.sources import osm_file
+
+    osm = PROJECT_DIR / "data" / "nanjing-xinjiekou-2021.osm"
+    study = study_from_dict(
+        {
+            "name": "w",
+            "source": {"osm": str(osm)},
+            "reach": {"origins": "nodes"},
+            "categories": ["market", "pharmacy"],
+        }
+    )
+    here = pipeline.run(study, tables_only=True)
+    started = []
+
+    def spy(path, keys=None):
+        started.append(keys)
+        return osm_file.PendingRead(path, keys)
+
+    monkeypatch.setattr(osm_file, "start_reading", spy)
+    monkeypatch.setattr(pipeline, "_is_warm", lambda: False)  # as in a new process
+    there = pipeline.run(study, tables_only=True)
+    assert len(started) == 1 and "shop" in started[0]  # the categories' keys only
+    assert here.reach.keys() == there.reach.keys()
+    for k in here.reach:
+        np.testing.assert_array_equal(here.reach[k], there.reach[k], err_msg=k)
+    assert here.summary["inputs"] == there.summary["inputs"]

@@ -27,7 +27,7 @@ from circles.network import build_network
 from circles.services import feature_keys, find_services, load_catalogue, load_categories
 from circles.settings import is_walkable
 from circles.sources.extract import FEATURE_KEYS
-from circles.sources.osm_file import read_osm_file
+from circles.sources.osm_file import read_osm_file, start_reading
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "data" / "nanjing-xinjiekou-2021.osm"
@@ -387,3 +387,43 @@ def test_reading_no_features_keeps_the_network():
     extract = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", keys=())
     assert len(extract.features) == 0
     assert extract.n_ways > 20_000
+
+
+# --- reading in a worker process ----------------------------------------------------------
+
+
+def test_worker_read_equals_the_read_in_this_process(bundled):
+    with start_reading(BUNDLED) as pending:
+        _assert_same_extract(bundled, pending.result())
+
+
+def test_worker_reads_an_unsorted_file_like_this_process():
+    path = OSM_DIR / "hongkong-tsimshatsui-2015.osm"
+    with start_reading(path) as pending:
+        _assert_same_extract(read_osm_file(path), pending.result())
+
+
+def test_worker_passes_on_the_keys():
+    path = OSM_DIR / "malta-2018.osm.pbf"
+    with start_reading(path, keys=()) as pending:
+        got = pending.result()
+    assert len(got.features) == 0 and got.n_ways > 20_000
+
+
+def test_worker_reports_a_broken_file_as_input_error(tmp_path):
+    path = tmp_path / "garbage.osm.pbf"
+    path.write_bytes(bytes(range(256)) * 20)
+    with start_reading(path) as pending, pytest.raises(InputError) as err:
+        pending.result()
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_is_reported_before_a_worker_starts(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        start_reading(tmp_path / "nowhere.osm.pbf")
+
+
+def test_leaving_the_block_early_stops_the_worker():
+    with pytest.raises(KeyError), start_reading(OSM_DIR / "malta-2018.osm.pbf") as pending:
+        raise KeyError("the caller failed before asking for the result")
+    assert pending._proc.poll() is not None  # ended, not left running

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from geopandas import GeoDataFrame
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
 
 # Tag keys of features worth keeping: candidate services, residential areas and buildings.
 # Every rule in data/categories.yaml names one of them (a test checks), so a full read
@@ -55,6 +57,9 @@ def features_frame(
     osm_type: list[str], osm_id: list[int], tags: list[dict[str, str]], geometry: list
 ) -> GeoDataFrame:
     """Build the feature table in WGS-84, with the name taken from the usual name tags."""
+    import pandas as pd
+    from geopandas import GeoDataFrame
+
     names = [t.get("name") or t.get("name:zh") or t.get("name:en") or "" for t in tags]
     return GeoDataFrame(
         {

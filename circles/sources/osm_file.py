@@ -3,22 +3,33 @@
 One pass of libosmium (C++) reads every common form; Python sees only the tagged objects
 that matter: walkable ways, and features that may be services, residences or buildings.
 Ways that run off a clipped extract keep their runs of nodes that have locations.
+
+A read can also run in a worker process (:func:`start_reading`): a cold run then loads
+its libraries and the compiled engine while the file is parsed, on the other core.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import osmium
-import shapely
-from geopandas import GeoDataFrame
 
-from circles._errors import InputError
-from circles.settings import is_walkable
+from circles._errors import CirclesError, InputError
+from circles.settings import PACKAGE_DIR, is_walkable
 from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
 
 OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz", ".xml", ".osm.xml")
 
@@ -31,6 +42,20 @@ def _check_path(path: Path) -> None:
         raise InputError(f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}")
 
 
+# A feature as read: (osm_type, osm_id, tags, (lon, lat) of a node or WKB of an area).
+_Feature = tuple[str, int, dict[str, str], "bytes | tuple[float, float]"]
+
+
+@dataclass
+class _Parsed:
+    """A read before its feature table is built: plain arrays and lists, which a worker
+    process sends back cheaply (no geopandas needed to read)."""
+
+    ways: dict[str, np.ndarray]  # way_ids, way_ptr, node_ids, lon, lat
+    feats: list[_Feature]
+    n_broken_areas: int
+
+
 def read_osm_file(path: str | Path, keys: Sequence[str] | None = None) -> OsmExtract:
     """Read walkable ways and candidate features from a local OSM file.
 
@@ -41,27 +66,107 @@ def read_osm_file(path: str | Path, keys: Sequence[str] | None = None) -> OsmExt
     """
     path = Path(path)
     _check_path(path)
+    return _to_extract(_parse(path, keys), path)
+
+
+class PendingRead:
+    """A read running in a worker process; :meth:`result` waits for its extract.
+
+    The worker is a new interpreter (``python -m circles.sources._read_worker``), not a
+    fork: a fork would inherit libosmium's reader threads in a broken state, and a
+    caller's own threads. The request goes as an argument, the reply comes back as a
+    pickle on a pipe.
+    Use it as a context manager so that the worker stops if the caller fails first.
+    """
+
+    def __init__(self, path: Path, keys: Sequence[str] | None) -> None:
+        self.path = path
+        env = dict(os.environ)
+        # The worker must import this same package, installed or not.
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH")) if p
+        )
+        request = json.dumps([str(path), None if keys is None else list(keys)])
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "circles.sources._read_worker", request],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+    def result(self) -> OsmExtract:
+        """Wait for the worker; raise the error it met, or return the extract."""
+        out, err = self._proc.communicate()
+        if self._proc.returncode != 0:
+            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+            raise RuntimeError(
+                f"the OSM reader process for {self.path} failed "
+                f"(exit {self._proc.returncode}): {last[0]}"
+            )
+        status, value = pickle.loads(out)
+        if status == "error":
+            raise value
+        return _to_extract(value, self.path)
+
+    def __enter__(self) -> PendingRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+
+def start_reading(path: str | Path, keys: Sequence[str] | None = None) -> PendingRead:
+    """Start :func:`read_osm_file` in a worker process and return at once.
+
+    A missing or misnamed file is reported here, before the worker starts.
+    """
+    path = Path(path)
+    _check_path(path)
+    return PendingRead(path, keys)
+
+
+def serve_worker(request: str, reply_to: Any) -> None:
+    """The worker's side of :class:`PendingRead`: read, and reply with a pickle."""
+    path, keys = json.loads(request)
+    try:
+        reply: tuple[str, Any] = ("ok", _parse(Path(path), keys))
+    except CirclesError as e:  # a user's error (a broken file): the caller raises it
+        reply = ("error", e)
+    pickle.dump(reply, reply_to, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _parse(path: Path, keys: Sequence[str] | None) -> _Parsed:
     keys = tuple(keys) if keys is not None else FEATURE_KEYS
     try:
         return _read(path, keys)
     except _UnsortedError:
         with tempfile.TemporaryDirectory(prefix="circles-") as tmp:
-            extract = _read(_sorted_copy(path, Path(tmp)), keys)
-        extract.source = str(path)
-        return extract
+            return _read(_sorted_copy(path, Path(tmp)), keys)
+
+
+def _to_extract(parsed: _Parsed, path: Path) -> OsmExtract:
+    return OsmExtract(
+        **parsed.ways,
+        features=_features_to_frame(parsed.feats),
+        source=str(path),
+        n_broken_areas=parsed.n_broken_areas,
+    )
 
 
 class _UnsortedError(Exception):
     pass
 
 
-def _read(path: Path, keys: tuple[str, ...]) -> OsmExtract:
+def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
     way_ids: list[int] = []
     way_ptr: list[int] = [0]
     node_ids: list[int] = []
     lons: list[float] = []
     lats: list[float] = []
-    feats: list[tuple[str, int, dict[str, str], bytes | tuple[float, float]]] = []
+    feats: list[_Feature] = []
     wkb = osmium.geom.WKBFactory()
     n_broken = 0
 
@@ -118,22 +223,19 @@ def _read(path: Path, keys: tuple[str, ...]) -> OsmExtract:
             raise _UnsortedError from None
         raise InputError(f"{path}: cannot read OSM data ({e}); is the file complete?") from None
 
-    features = _features_to_frame(feats)
-    return OsmExtract(
-        way_ids=np.asarray(way_ids, dtype=np.int64),
-        way_ptr=np.asarray(way_ptr, dtype=np.int64),
-        node_ids=np.asarray(node_ids, dtype=np.int64),
-        lon=np.asarray(lons, dtype=np.float64),
-        lat=np.asarray(lats, dtype=np.float64),
-        features=features,
-        source=str(path),
-        n_broken_areas=n_broken,
-    )
+    ways = {
+        "way_ids": np.asarray(way_ids, dtype=np.int64),
+        "way_ptr": np.asarray(way_ptr, dtype=np.int64),
+        "node_ids": np.asarray(node_ids, dtype=np.int64),
+        "lon": np.asarray(lons, dtype=np.float64),
+        "lat": np.asarray(lats, dtype=np.float64),
+    }
+    return _Parsed(ways, feats, n_broken)
 
 
-def _features_to_frame(
-    feats: list[tuple[str, int, dict[str, str], bytes | tuple[float, float]]],
-) -> GeoDataFrame:
+def _features_to_frame(feats: list[_Feature]) -> GeoDataFrame:
+    import shapely
+
     # Areas are built from way or relation members; a closed way may also have been
     # passed as a way, but only nodes and areas carry feature geometry here.
     points = [f for f in feats if isinstance(f[3], tuple)]

@@ -1,0 +1,93 @@
+"""The walking graph as arrays: an undirected edge list, its CSR adjacency, and points
+attached to edges (the engine's inputs). Plain numpy, so building a network does not load
+the compiled engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = 1e-9
+
+
+@dataclass
+class Graph:
+    """An undirected graph as an edge list; ``csr()`` gives its symmetric adjacency."""
+
+    n_nodes: int
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_len: np.ndarray
+
+
+@dataclass
+class Points:
+    """Points attached to edges: edge index, offset from ``edge_u`` (m), snap distance (m)."""
+
+    edge: np.ndarray
+    offset: np.ndarray
+    snap_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+
+def to_csr(
+    n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric CSR arrays (indptr, indices, weights, edge id) of an undirected edge list."""
+    src = np.concatenate([u, v]).astype(np.int64)
+    dst = np.concatenate([v, u]).astype(np.int64)
+    w = np.concatenate([length, length]).astype(np.float64)
+    eid = np.concatenate([np.arange(len(u)), np.arange(len(u))])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst[order], w[order], eid[order].astype(np.int64)
+
+
+def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]:
+    """Split edges at attached points; return the new graph and each point's node.
+
+    A point at an edge end uses that node; points at the same place share a node.
+    """
+    n = graph.n_nodes
+    edge = np.concatenate([p.edge for p in point_sets]).astype(np.int64)
+    off = np.concatenate([p.offset for p in point_sets]).astype(np.float64)
+    length = graph.edge_len[edge]
+    off = np.clip(off, 0.0, length)
+    node = np.where(off <= _EPS, graph.edge_u[edge], graph.edge_v[edge]).astype(np.int64)
+    inner = (off > _EPS) & (off < length - _EPS)
+
+    # Unique (edge, offset) places inside edges become new nodes, in order along each edge.
+    keys = np.column_stack([edge[inner].astype(np.float64), off[inner]])
+    places, inv = (
+        np.unique(keys, axis=0, return_inverse=True) if len(keys) else (np.zeros((0, 2)), [])
+    )
+    place_edge = places[:, 0].astype(np.int64)
+    place_off = places[:, 1]
+    place_node = n + np.arange(len(places), dtype=np.int64)
+    node[inner] = place_node[np.asarray(inv, dtype=np.int64).ravel()]
+
+    # Chain u - p1 - p2 - ... - v along each split edge; keep untouched edges as they are.
+    first = np.r_[True, place_edge[1:] != place_edge[:-1]] if len(places) else np.zeros(0, bool)
+    last = np.r_[place_edge[1:] != place_edge[:-1], True] if len(places) else np.zeros(0, bool)
+    prev_node = np.where(first, graph.edge_u[place_edge], np.r_[-1, place_node[:-1]])
+    prev_off = np.where(first, 0.0, np.r_[0.0, place_off[:-1]])
+    split = np.zeros(len(graph.edge_u), dtype=bool)
+    split[place_edge] = True
+    new_u = np.concatenate([graph.edge_u[~split], prev_node, place_node[last]]).astype(np.int64)
+    new_v = np.concatenate(
+        [graph.edge_v[~split], place_node, graph.edge_v[place_edge[last]]]
+    ).astype(np.int64)
+    new_len = np.concatenate(
+        [
+            graph.edge_len[~split],
+            place_off - prev_off,
+            graph.edge_len[place_edge[last]] - place_off[last],
+        ]
+    )
+    out = Graph(n + len(places), new_u, new_v, new_len)
+    bounds = np.cumsum([0] + [len(p) for p in point_sets])
+    return out, [node[bounds[i] : bounds[i + 1]] for i in range(len(point_sets))]
