@@ -14,11 +14,20 @@ Before the cold runs one untimed run makes sure numba's compiled kernels are on 
 are compiled once per install, not per run); the cost of that first run after an install
 is measured once on its own, with an empty ``NUMBA_CACHE_DIR``.
 
+The peers' own cold command runs beside ours: a new process that imports pyrosm and
+pandana, loads the walking network with ``get_network(network_type="walking",
+nodes=True)`` (the node and edge tables pandana needs), then builds pandana's network
+(``Network`` + ``precompute(1000)``) and makes the same 15 flat-sum ``aggregate`` queries as
+in bench_engine.py, on the same POIs (our 1,056, handed over in a file before the clock
+starts). It finds no POIs of its own and writes no table, so it does less than ours.
+Each run has an empty temp dir, so pyrosm's result cache starts empty.
+
 Writes ``e2e.json`` into the results folder.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -28,8 +37,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
-from common import CATEGORIES, MALTA, ROOT, CpuShare, base_arg_parser, log, write_json
+from common import (
+    CATEGORIES,
+    MALTA,
+    ROOT,
+    THRESHOLDS,
+    CpuShare,
+    base_arg_parser,
+    load_city,
+    log,
+    write_json,
+)
 
 CLI = Path(sys.executable).with_name("circles")
 
@@ -96,15 +116,70 @@ def series(label: str, cmds, repeats: int, tmp: Path, expect_cache: bool | None)
     }
 
 
+def peer_child(osm: Path, pois: Path) -> None:
+    """The peers' cold command (run as a new process; see the module's docstring)."""
+    import pandana
+    import pandas as pd
+    import pyrosm
+
+    nodes, edges = pyrosm.OSM(str(osm)).get_network(network_type="walking", nodes=True)
+    nodes = nodes.set_index("id")
+    pnet = pandana.Network(
+        nodes["lon"], nodes["lat"], edges["u"], edges["v"], edges[["length"]], twoway=True
+    )
+    pnet.precompute(float(max(THRESHOLDS)))
+    given = np.load(pois)
+    for ci, cat in enumerate(CATEGORIES):
+        m = given["cat"] == ci
+        ids = pnet.get_node_ids(pd.Series(given["lon"][m]), pd.Series(given["lat"][m]))
+        pnet.set(ids, name=cat)
+        for d in THRESHOLDS:
+            pnet.aggregate(d, type="sum", decay="flat", name=cat)
+    print(json.dumps({"nodes": len(nodes), "edges": len(edges)}))
+
+
+def bench_peer_cold(osm: Path, repeats: int, tmp: Path) -> dict:
+    """Time the peers' cold command from process start to exit, median of ``repeats``."""
+    import pyproj
+
+    city = load_city(osm)
+    to_geo = pyproj.Transformer.from_crs(city.network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_geo.transform(city.svc_x, city.svc_y)
+    pois = tmp / "pois.npz"
+    np.savez(pois, lon=lon, lat=lat, cat=city.svc_cat)
+    walls, shape = [], {}
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="pyrosm-cold-") as empty:
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, __file__, "--peer-child", str(osm), str(pois)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "TMPDIR": empty},
+            )
+            wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"peer command failed:\n{proc.stderr[-2000:]}")
+        shape = json.loads(proc.stdout.strip().splitlines()[-1])
+        walls.append(wall)
+        log(f"peers' cold command run {r + 1}: {wall:.2f} s")
+    return {"wall_s": statistics.median(walls), "runs": walls, "pois": len(city.svc_x), **shape}
+
+
 def main() -> None:
     ap = base_arg_parser(__doc__.splitlines()[0])
     ap.add_argument("--osm", type=Path, default=MALTA)
+    ap.add_argument("--peer-repeats", type=int, default=3)
+    ap.add_argument("--peer-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cold-repeats", type=int, default=3)
     ap.add_argument("--warm-repeats", type=int, default=5)
     ap.add_argument(
         "--no-first-run", action="store_true", help="skip the first-run-after-install timing"
     )
     args = ap.parse_args()
+    if args.peer_child:
+        peer_child(*args.peer_child)
+        return
     osm = args.osm.resolve()
     share = CpuShare()
     shown = [
@@ -120,6 +195,8 @@ def main() -> None:
         result["cold"] = series(
             "cold", lambda out: command(osm, out, None), args.cold_repeats, tmp, False
         )
+        if args.peer_repeats:
+            result["peer_cold"] = bench_peer_cold(osm, args.peer_repeats, tmp)
         cache = tmp / "cache"
         log("priming the cache (untimed)")
         run_once(command(osm, tmp / "warm-prime", cache), tmp / "warm-prime")
