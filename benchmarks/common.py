@@ -168,7 +168,9 @@ def git_revision() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # The benchmarks' own outputs, rewritten by this run, do not count.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."]
+            + [":!benchmarks/results", ":!benchmarks/RESULTS.md"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -299,8 +299,8 @@ def _target_notes(eng, e2e) -> str:
             f"{pc['nodes']:,}-node graph pandana needs, then pandana's build and the 15 "
             "queries). The peers' command is handed our POIs and writes nothing, so it does "
             "less than ours. The issue's reference figures are in-process times of the "
-            "parts; against those (next two rows) the cold run misses: start-up and imports "
-            "alone take about 0.5 s of ours, and the parts leave them out."
+            "parts, which leave out start-up and imports; against those (the next two rows) "
+            "the cold run, which counts its own, misses."
         )
     if eng and eng.get("pyrosm"):
         p = eng["pyrosm"]
