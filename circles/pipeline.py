@@ -119,14 +119,17 @@ def _read_while_warming(study: Study, keys: Sequence[str] | None, isochrones: bo
     The first time in a process, a local file is read in a worker process meanwhile: on
     two cores the parse and the loading (about a second each on Malta) overlap.
     """
-    path = study.source.osm
-    if path is None or _is_warm() or not sys.executable:
+    from circles.sources.osm_file import PendingRead, start_reading
+
+    pending: PendingRead | None = None
+    if study.source.osm is not None and not _is_warm() and sys.executable:
+        with contextlib.suppress(OSError):  # no process could start (a limit): read here
+            pending = start_reading(study.source.osm, keys)
+    if pending is None:
         extract = load_extract(study, keys)
         _warm_up(isochrones)
         return extract
-    from circles.sources.osm_file import start_reading
-
-    with start_reading(path, keys) as pending:
+    with pending:
         _warm_up(isochrones)
         return pending.result()
 

@@ -120,3 +120,20 @@ def test_first_run_in_a_process_reads_in_a_worker_with_the_same_result(monkeypat
     for k in here.reach:
         np.testing.assert_array_equal(here.reach[k], there.reach[k], err_msg=k)
     assert here.summary["inputs"] == there.summary["inputs"]
+
+
+def test_no_worker_process_means_reading_here(monkeypatch):
+    from circles.settings import PROJECT_DIR
+    from circles.sources import osm_file
+
+    def refuse(path, keys=None):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(osm_file, "start_reading", refuse)
+    monkeypatch.setattr(pipeline, "_is_warm", lambda: False)
+    osm = PROJECT_DIR / "data" / "nanjing-xinjiekou-2021.osm"
+    study = study_from_dict(
+        {"name": "w", "source": {"osm": str(osm)}, "reach": {"origins": "nodes"}}
+    )
+    res = pipeline.run(study, tables_only=True)
+    assert res.summary["inputs"]["walk_nodes"] == 1351
