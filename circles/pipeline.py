@@ -305,7 +305,6 @@ def run(
     """
     step = step or _quiet_step
     timings: dict[str, float] = {}
-
     warnings: list[str] = []
 
     @contextlib.contextmanager
