@@ -7,6 +7,7 @@ folder: by default the user's cache directory, or ``--cache-dir``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -14,8 +15,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from circles.settings import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    from circles.prepare import Prepared
 
 # Bump when the content or meaning of an entry changes.
 CACHE_VERSION = 1
@@ -40,25 +47,39 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def code_digest() -> str:
-    """SHA-256 of the modules that produce an entry: a changed reader, filter or snapping
-    rule is a different key, even before CACHE_VERSION is bumped."""
-    package = Path(__file__).resolve().parent
+def package_digest(package: Path = PACKAGE_DIR) -> str:
+    """SHA-256 of every file of a package's code and data, in a fixed order.
+
+    Parameters
+    ----------
+    package : pathlib.Path
+        The package folder (default: the installed ``circles``).
+
+    Returns
+    -------
+    str
+        The hex digest. Any changed module (a reader, the walking filter, the graph
+        arrays, snapping) or data file gives another digest; compiled caches
+        (``__pycache__``) are left out.
+    """
     h = hashlib.sha256()
-    for rel in _PRODUCERS:
-        h.update((package / rel).read_bytes())
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        h.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
-_PRODUCERS = (
-    "network.py",
-    "services.py",
-    "snap.py",
-    "settings.py",
-    "engine.py",
-    "sources/osm_file.py",
-    "sources/extract.py",
-)
+@functools.cache
+def code_digest() -> str:
+    """The digest of the installed package's code (:func:`package_digest`), once per process.
+
+    Returns
+    -------
+    str
+        Part of every cache key, so that an entry made by other code is never served.
+    """
+    return package_digest()
 
 
 def make_key(parts: dict) -> str:
@@ -140,3 +161,82 @@ def clear(cache_dir: Path) -> int:
 def age_text(created: float) -> str:
     minutes = (time.time() - created) / 60
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
+
+
+# The WalkNetwork arrays kept in an entry (with its CRS as WKT and its stats).
+_NETWORK_FIELDS = (
+    "osm_id",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "edge_u",
+    "edge_v",
+    "edge_len",
+    "indptr",
+    "indices",
+    "weights",
+    "csr_edge",
+)
+_ATTACHMENT_FIELDS = ("edge", "offset", "snap_m", "used")
+
+
+def store_prepared(cache_dir: Path, key: str, prepared: Prepared) -> Path:
+    """Write a study's prepared inputs (network, OSM services, their attachment).
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder (created when missing).
+    key : str
+        The entry's key (:func:`circles.prepare.cache_key`).
+    prepared : circles.prepare.Prepared
+        What :func:`circles.prepare.prepare` read; its features are not kept.
+
+    Returns
+    -------
+    pathlib.Path
+        The entry's file.
+    """
+    net = prepared.network
+    arrays = {f"net_{k}": getattr(net, k) for k in _NETWORK_FIELDS}
+    arrays["net_crs"] = np.array(net.crs.to_wkt())
+    arrays.update({f"svc_{k}": v for k, v in prepared.services.items()})
+    arrays.update({f"att_{k}": getattr(prepared.service_attachment, k) for k in _ATTACHMENT_FIELDS})
+    return store(cache_dir, key, arrays, {"source": prepared.source, "stats": net.stats})
+
+
+def load_prepared(cache_dir: Path, key: str) -> Prepared | None:
+    """A study's prepared inputs from the cache, or None on a miss.
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder.
+    key : str
+        The entry's key.
+
+    Returns
+    -------
+    circles.prepare.Prepared or None
+        With ``from_cache`` set and no OSM features; None when the entry is absent or
+        unreadable.
+    """
+    import pyproj
+
+    from circles.network import WalkNetwork
+    from circles.prepare import Prepared
+    from circles.snap import Attachment
+
+    hit = load(cache_dir, key)
+    if hit is None:
+        return None
+    arrays, meta = hit
+    network = WalkNetwork(
+        crs=pyproj.CRS.from_wkt(str(arrays["net_crs"])),
+        stats=meta.get("stats", {}),
+        **{k: arrays[f"net_{k}"] for k in _NETWORK_FIELDS},
+    )
+    services = {k[4:]: v for k, v in arrays.items() if k.startswith("svc_")}
+    attachment = Attachment(*(arrays[f"att_{k}"] for k in _ATTACHMENT_FIELDS))
+    return Prepared(network, services, attachment, meta.get("source", ""), None, True)

@@ -24,7 +24,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Source(_Model):
+class SourceSettings(_Model):
     """Where the OpenStreetMap data comes from: exactly one of a file, a place, or a bbox."""
 
     osm: Path | None = Field(None, description="local .osm / .osm.pbf / .osm.bz2 / .osm.gz file")
@@ -35,7 +35,7 @@ class Source(_Model):
     polygon: Path | None = Field(None, description="boundary polygon file to download (online)")
 
     @model_validator(mode="after")
-    def _one_source(self) -> Source:
+    def _one_source(self) -> SourceSettings:
         given = [k for k in ("osm", "place", "bbox", "polygon") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give only one of osm, place, bbox, polygon (got {', '.join(given)})")
@@ -52,7 +52,7 @@ class Source(_Model):
         return self.osm is None
 
 
-class Thresholds(_Model):
+class ThresholdSettings(_Model):
     """Walking thresholds, as distances or as minutes at a walking speed."""
 
     distances_m: list[float] | None = None
@@ -60,7 +60,7 @@ class Thresholds(_Model):
     speed_kmh: float = Field(4.0, gt=0, le=10)
 
     @model_validator(mode="after")
-    def _check(self) -> Thresholds:
+    def _check(self) -> ThresholdSettings:
         if self.distances_m is not None and self.minutes is not None:
             raise ValueError("give thresholds as distances_m or as minutes, not both")
         values = self.minutes if self.minutes is not None else self.distances_m
@@ -137,7 +137,7 @@ class PoiTable(_TableFormat):
     columns: PoiColumns = Field(default_factory=PoiColumns)
 
 
-class Residences(_TableFormat):
+class ResidenceSettings(_TableFormat):
     """How residence clusters are formed, and how their population is estimated; with
     ``file``, they are the 小区 of a table of your own (read with crs/encoding/sheet)."""
 
@@ -161,11 +161,11 @@ class Residences(_TableFormat):
     columns: ResidenceColumns = Field(default_factory=ResidenceColumns)
 
 
-class Snap(_Model):
+class SnapSettings(_Model):
     max_distance_m: float = Field(300.0, gt=0, description="points farther are not used")
 
 
-class Decay(_Model):
+class DecaySettings(_Model):
     """Distance decay for the gravity-style score: exp(-beta d) or 1 - d/max_m."""
 
     kind: Literal["exponential", "linear"] = "exponential"
@@ -173,7 +173,7 @@ class Decay(_Model):
     max_m: float | None = Field(None, gt=0, description="linear decay: zero at; default largest")
 
 
-class Reach(_Model):
+class ReachSettings(_Model):
     """What the engine measures, and from where."""
 
     origins: Literal["clusters", "nodes", "grid"] = Field(
@@ -181,10 +181,10 @@ class Reach(_Model):
     )
     grid_spacing_m: float = Field(100.0, gt=0, description="spacing of grid origins")
     k_nearest: int = Field(1, ge=1, le=20, description="distances to the k nearest per category")
-    decay: Decay | None = None
+    decay: DecaySettings | None = None
 
 
-class Isochrones(_Model):
+class IsochroneSettings(_Model):
     method: Literal["network", "convex", "concave"] = Field(
         "network", description="network: faithful to the streets; convex/concave: hulls"
     )
@@ -192,7 +192,7 @@ class Isochrones(_Model):
     concave_ratio: float = Field(0.3, gt=0, le=1, description="shapely concave_hull ratio")
 
 
-class MapOptions(_Model):
+class MapSettings(_Model):
     """map.html: the basemap shown first, and whether Leaflet is embedded (no CDN needed)."""
 
     basemap: Literal["osm", "light", "none"] = Field(
@@ -206,15 +206,15 @@ class Study(_Model):
 
     name: str = Field("study", pattern=_STUDY_NAME)
     title: str | None = None
-    source: Source = Field(default_factory=Source)
+    source: SourceSettings = Field(default_factory=SourceSettings)
     boundary: Path | None = Field(None, description="GeoJSON polygon that clips the study")
     categories: list[str] | None = Field(None, description="category keys; default: all")
-    thresholds: Thresholds = Field(default_factory=Thresholds)
-    residences: Residences = Field(default_factory=Residences)
-    snap: Snap = Field(default_factory=Snap)
-    isochrones: Isochrones = Field(default_factory=Isochrones)
-    reach: Reach = Field(default_factory=Reach)
-    map: MapOptions = Field(default_factory=MapOptions)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    residences: ResidenceSettings = Field(default_factory=ResidenceSettings)
+    snap: SnapSettings = Field(default_factory=SnapSettings)
+    isochrones: IsochroneSettings = Field(default_factory=IsochroneSettings)
+    reach: ReachSettings = Field(default_factory=ReachSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
     pois: list[PoiTable] = Field(
         default_factory=list, description="POI tables of your own (AMap, Baidu, a survey)"
     )
@@ -389,11 +389,11 @@ def study_for_run(
     else:
         study = load_study(config)
     if osm is not None:
-        study.source = Source(osm=osm.resolve())
+        study.source = SourceSettings(osm=osm.resolve())
     elif place is not None:
-        study.source = Source(place=place)
+        study.source = SourceSettings(place=place)
     elif bbox is not None:
-        study.source = _validated(Source, {"bbox": tuple(bbox)}, "--bbox")
+        study.source = _validated(SourceSettings, {"bbox": tuple(bbox)}, "--bbox")
     if boundary is not None:
         study.boundary = boundary.resolve()
 
@@ -453,3 +453,9 @@ def _validated(model: type[BaseModel], data: dict, where: str) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_format_validation(e, where)) from None
+
+
+# Old names, kept until every module has moved to the new ones.
+Source = SourceSettings
+Residences = ResidenceSettings
+Snap = SnapSettings

@@ -27,6 +27,8 @@ from circles.snap import Attachment
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from circles.config import IsochroneSettings
+
 METHODS: tuple[str, ...] = ("network", "convex", "concave")
 _QUAD_SEGS = 4
 
@@ -204,3 +206,36 @@ def isochrones_frame(
         geometry=geoms,
         crs=crs,
     )
+
+
+def draw(
+    network: WalkNetwork,
+    attachment: Attachment,
+    ids: list[str],
+    distances: list[float],
+    settings: IsochroneSettings,
+) -> gpd.GeoDataFrame:
+    """The drawing stage: isochrones of attached points, as a long table.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    attachment : Attachment
+        Where each point joins it; unused points get empty polygons.
+    ids : list of str
+        The points' ids (the ``cluster_id`` column).
+    distances : list of float
+        The thresholds in metres.
+    settings : IsochroneSettings
+        ``method``, ``buffer_m`` and ``concave_ratio``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`isochrones_frame`.
+    """
+    polygons = isochrone_polygons(
+        network, attachment, distances, settings.buffer_m, settings.method, settings.concave_ratio
+    )
+    return isochrones_frame(ids, polygons, distances, network.crs, settings.method)

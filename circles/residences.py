@@ -13,6 +13,9 @@ its area times a default plot ratio (容积率). A grid cell uses a density per 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -22,6 +25,11 @@ from scipy.sparse.csgraph import connected_components
 
 from circles.config import Residences as ResidenceSettings
 from circles.network import WalkNetwork
+from circles.snap import Attachment
+
+if TYPE_CHECKING:
+    from circles.config import Study
+    from circles.prepare import Prepared, TableLog
 
 RESIDENTIAL_BUILDINGS = frozenset(
     {
@@ -215,3 +223,82 @@ def build_residences(
         notes.append(f"method '{method}' found no residence clusters; falling back to grid")
         clusters = from_grid(network, settings, max_snap_m)
     return clusters, notes
+
+
+@dataclass
+class Clusters:
+    """The residence clusters of a run and where they join the network.
+
+    Attributes
+    ----------
+    frame : geopandas.GeoDataFrame
+        One row per cluster (network CRS): cluster_id, name, method, area_m2, dwellings,
+        population, snap_m, used, then the reach and score columns once measured.
+    attachment : Attachment
+        Where each cluster's representative point joins the network.
+    notes : list of str
+        Warnings about how the clusters were formed.
+    """
+
+    frame: gpd.GeoDataFrame
+    attachment: Attachment
+    notes: list[str] = field(default_factory=list)
+
+
+def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clusters:
+    """Form a study's residence clusters, from its 小区 table or from the OSM features.
+
+    Parameters
+    ----------
+    study : Study
+        Its ``residences`` settings (a table in ``residences.file``, or a method), its
+        boundary and its snapping distance.
+    prepared : Prepared
+        The network and the OSM features (network CRS).
+    log : TableLog or None
+        Receives the 小区 table's summary and rejected rows (None without tables).
+
+    Returns
+    -------
+    Clusters
+        The clusters inside the boundary, attached to the network.
+    """
+    from circles.prepare import reject_far_rows, study_area
+    from circles.sources.boundary import read_boundary, reproject
+    from circles.sources.tables import read_residences, table_summary
+
+    network, max_snap = prepared.network, study.snap.max_distance_m
+    table = None
+    if study.residences.file is not None:
+        area = study_area(study, network, halo=False)
+        table = read_residences(study.residences, "residences", area, prepared.features)
+        frame, notes = table.clusters, list(table.notes)
+    else:
+        if prepared.features is None:
+            raise ValueError("residences need the OSM features: prepare with need_features")
+        frame, notes = build_residences(prepared.features, network, study.residences, max_snap)
+        if study.boundary is not None:  # a table's rows outside it were rejected already
+            boundary = reproject(read_boundary(study.boundary), "EPSG:4326", network.crs)
+            inside = shapely.contains(boundary, frame.geometry.representative_point().to_numpy())
+            frame = frame[inside].reset_index(drop=True)
+    points = frame.geometry.representative_point()
+    attachment = prepared.attach(points.x.to_numpy(), points.y.to_numpy(), max_snap)
+    frame["snap_m"] = np.round(attachment.snap_m, 2)
+    frame["used"] = attachment.used
+    if table is not None and log is not None:
+        far = ~attachment.used
+        names, snap_m = frame["name"].to_numpy()[far], attachment.snap_m[far]
+        reject_far_rows(table, "residences", table.idx[far], names, snap_m, max_snap)
+        log.rejected.extend(table.rejected)
+        log.residences = table_summary(table, int(attachment.used.sum()), clusters=len(frame))
+    if len(frame) == 0:
+        notes.append(
+            "no residence clusters in the study area: nothing to score; check the "
+            "boundary, or set residences.method: grid"
+        )
+    if (~attachment.used).any():
+        notes.append(
+            f"{int((~attachment.used).sum())} residence clusters are more than "
+            f"{max_snap:g} m from the walking network and were not scored"
+        )
+    return Clusters(frame, attachment, notes)

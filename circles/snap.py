@@ -33,6 +33,26 @@ class Attachment:
     def subset(self, mask: np.ndarray) -> Attachment:
         return Attachment(self.edge[mask], self.offset[mask], self.snap_m[mask], self.used[mask])
 
+    def concat(self, other: Attachment) -> Attachment:
+        """These points followed by ``other``'s.
+
+        Parameters
+        ----------
+        other : Attachment
+            Points on the same network.
+
+        Returns
+        -------
+        Attachment
+            Both sets, in order.
+        """
+        return Attachment(
+            *(
+                np.concatenate([getattr(self, k), getattr(other, k)])
+                for k in ("edge", "offset", "snap_m", "used")
+            )
+        )
+
 
 class EdgeIndex:
     """A KD-tree over points sampled along the edges of a network."""
@@ -114,3 +134,71 @@ def attach_to_nodes(network: WalkNetwork, nodes: np.ndarray) -> Attachment:
     offset = np.where(at_u, 0.0, network.edge_len[edge])
     zeros = np.zeros(len(nodes))
     return Attachment(edge, offset, zeros, np.ones(len(nodes), dtype=bool))
+
+
+def surface_origins(
+    network: WalkNetwork, index: EdgeIndex, kind: str, spacing_m: float, max_distance_m: float
+) -> tuple[Attachment, np.ndarray]:
+    """Origins that cover the walkable area: every network node, or grid points.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network.
+    index : EdgeIndex
+        Its edge index, to attach grid points.
+    kind : str
+        ``nodes`` (every node, exactly where it is) or ``grid`` (square grid points,
+        ``spacing_m`` apart over the network's extent).
+    spacing_m : float
+        Grid spacing.
+    max_distance_m : float
+        Grid points farther from a street are left out.
+
+    Returns
+    -------
+    attachment : Attachment
+        The origins, all used.
+    ids : numpy.ndarray of int
+        The nodes' OSM ids, or the grid points' positions in the full grid (row-major).
+    """
+    if kind == "nodes":
+        return attach_to_nodes(network, np.arange(network.n_nodes)), network.osm_id
+    s = spacing_m
+    gx, gy = np.meshgrid(
+        np.arange(network.x.min() + s / 2, network.x.max(), s),
+        np.arange(network.y.min() + s / 2, network.y.max(), s),
+    )
+    attachment = index.attach(gx.ravel(), gy.ravel(), max_distance_m)
+    keep = attachment.used
+    return attachment.subset(keep), np.flatnonzero(keep)
+
+
+def attachment_lonlat(
+    network: WalkNetwork, attachment: Attachment
+) -> tuple[np.ndarray, np.ndarray]:
+    """The WGS-84 position of each attached point's foot on its street.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the points are attached to.
+    attachment : Attachment
+        The points.
+
+    Returns
+    -------
+    lon, lat : numpy.ndarray
+        Degrees.
+    """
+    import pyproj
+
+    edge_len = network.edge_len[attachment.edge]
+    t = np.divide(
+        attachment.offset, edge_len, out=np.zeros(len(attachment)), where=edge_len > 0
+    )
+    u, v = network.edge_u[attachment.edge], network.edge_v[attachment.edge]
+    x = network.x[u] + t * (network.x[v] - network.x[u])
+    y = network.y[u] + t * (network.y[v] - network.y[u])
+    to_geo = pyproj.Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    return to_geo.transform(x, y)

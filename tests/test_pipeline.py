@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from circles import pipeline
+from circles import pipeline, prepare
 from circles.config import study_from_dict
 
 REQUIRED = ["market", "pharmacy", "elder_care", "clinic", "kindergarten", "park"]
@@ -36,6 +36,7 @@ def test_bundled_district_end_to_end(nanjing_result):
     assert len(res.isochrones) == 3 * len(res.clusters)
 
 
+@pytest.mark.slow
 def test_manhattan_has_every_category(shared_osm):
     study = study_from_dict(
         {
@@ -113,7 +114,7 @@ def test_first_run_in_a_process_reads_in_a_worker_with_the_same_result(monkeypat
         return osm_file.PendingRead(path, keys)
 
     monkeypatch.setattr(osm_file, "start_reading", spy)
-    monkeypatch.setattr(pipeline, "_is_warm", lambda: False)  # as in a new process
+    monkeypatch.setattr(prepare, "_is_warm", lambda: False)  # as in a new process
     there = pipeline.run(study, tables_only=True)
     assert len(started) == 1 and "shop" in started[0]  # the categories' keys only
     assert here.reach.keys() == there.reach.keys()
@@ -130,7 +131,7 @@ def test_no_worker_process_means_reading_here(monkeypatch):
         raise OSError("Resource temporarily unavailable")
 
     monkeypatch.setattr(osm_file, "start_reading", refuse)
-    monkeypatch.setattr(pipeline, "_is_warm", lambda: False)
+    monkeypatch.setattr(prepare, "_is_warm", lambda: False)
     osm = PROJECT_DIR / "data" / "nanjing-xinjiekou-2021.osm"
     study = study_from_dict(
         {"name": "w", "source": {"osm": str(osm)}, "reach": {"origins": "nodes"}}

@@ -1,0 +1,237 @@
+"""The summarising stage: the JSON-able account of a run (``summary.json``).
+
+It computes nothing new about accessibility: it counts the inputs, takes coverage shares
+from the reach tables, and gathers the settings, data gaps, warnings and timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from circles.config import Study
+from circles.result import Threshold
+
+if TYPE_CHECKING:
+    from circles.pipeline import Scope
+    from circles.prepare import Prepared, TableLog
+    from circles.residences import Clusters
+    from circles.scoring import Scores
+
+__all__ = ["coverage", "gap_warnings", "summarise", "tables_summary"]
+
+
+def coverage(
+    table: dict[str, np.ndarray],
+    used: np.ndarray,
+    keys: Sequence[str],
+    thresholds: Sequence[Threshold],
+    gaps: Sequence[str],
+) -> dict[str, dict[str, float | None]]:
+    """The share of the used origins that reach each category within each threshold.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        Reach columns (``<key>_<t>m``), one row per origin.
+    used : numpy.ndarray of bool
+        The origins that count.
+    keys : sequence of str
+        The categories.
+    thresholds : sequence of Threshold
+        The thresholds.
+    gaps : sequence of str
+        Categories without data: their shares are None, never 0.
+
+    Returns
+    -------
+    dict
+        ``{category: {"300m": share, ...}}``, shares rounded to 4 decimals.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for k in keys:
+        out[k] = {}
+        for t in thresholds:
+            if k in gaps or not used.any():
+                out[k][t.column] = None
+            else:
+                out[k][t.column] = round(float((table[f"{k}_{t.column}"][used] > 0).mean()), 4)
+    return out
+
+
+def gap_warnings(gaps: Sequence[str], scope: Scope) -> list[str]:
+    """One warning per category with no service in the data.
+
+    Parameters
+    ----------
+    gaps : sequence of str
+        The categories without data.
+    scope : Scope
+        The run's categories (for their labels).
+
+    Returns
+    -------
+    list of str
+        For example ``data gap: no elder care (养老) found in the data; ...``.
+    """
+    return [
+        f"data gap: no {scope.categories[k].en} ({scope.categories[k].zh}) found in the data; "
+        "its coverage is unknown, not zero (bring a POI table)"
+        for k in gaps
+    ]
+
+
+def tables_summary(log: TableLog, warnings: list[str]) -> dict[str, Any]:
+    """Rows read, used and rejected per table and in all; a warning per table with losses.
+
+    Parameters
+    ----------
+    log : TableLog
+        What became of the tables' rows.
+    warnings : list of str
+        Receives one line per table that lost rows.
+
+    Returns
+    -------
+    dict
+        ``pois_mode``, ``pois`` (one summary per table), ``residences`` when there is a
+        小区 table, and the totals ``rows_read``, ``rows_used``, ``rows_rejected``.
+    """
+    every = [*log.pois, *([log.residences] if log.residences is not None else [])]
+    for t in every:
+        if t["rows_rejected"]:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(t["rejected_by_reason"].items()))
+            warnings.append(
+                f"{t['file']}: {t['rows_rejected']} of {t['rows_read']} rows not used "
+                f"({reasons}); see rejected_rows.csv"
+            )
+    info: dict[str, Any] = {"pois_mode": log.pois_mode, "pois": log.pois}
+    if log.residences is not None:
+        info["residences"] = log.residences
+    return {
+        **info,
+        "rows_read": sum(t["rows_read"] for t in every),
+        "rows_used": sum(t["rows_used"] for t in every),
+        "rows_rejected": sum(t["rows_rejected"] for t in every),
+    }
+
+
+def summarise(
+    study: Study,
+    scope: Scope,
+    prepared: Prepared,
+    clusters: Clusters | None,
+    reach_table: dict[str, np.ndarray],
+    timings: dict[str, float],
+    scores: Scores | None = None,
+    log: TableLog | None = None,
+) -> dict[str, Any]:
+    """The run's summary, as written to ``summary.json``.
+
+    Parameters
+    ----------
+    study : Study
+        The study (its settings are included).
+    scope : Scope
+        The run's thresholds, categories and standard.
+    prepared : Prepared
+        The network and services (counted).
+    clusters : Clusters or None
+        The measured clusters, when they were formed (their notes become warnings).
+    reach_table : dict of str to numpy.ndarray
+        The table of ``reach.parquet``.
+    timings : dict of str to float
+        Seconds per step.
+    scores : Scores, optional
+        The clusters' scores against the standard (their warnings are included).
+    log : TableLog, optional
+        What became of the study's own tables.
+
+    Returns
+    -------
+    dict
+        JSON-able: study, inputs, network, snapping, coverage, data gaps, warnings,
+        timings, settings, and ``standard``, ``scoring`` and ``tables`` when they apply.
+    """
+    from circles.measure import data_gaps
+
+    network = prepared.network
+    keys, thresholds = scope.keys, scope.thresholds
+    gaps = data_gaps(prepared, keys)
+    warnings: list[str] = []
+    if network.stats.get("share_nodes_dropped", 0) > 0.2:
+        warnings.append(
+            f"{network.stats['share_nodes_dropped']:.0%} of walking nodes lie outside the "
+            "largest connected network and were dropped; check for missing footways"
+        )
+    warnings += _unread_residences(study, scope)
+    warnings += clusters.notes if clusters is not None else []
+    warnings += scores.warnings if scores is not None else []
+    warnings += gap_warnings(gaps, scope)
+    attachment = prepared.service_attachment
+    inputs: dict[str, Any] = {
+        "walk_nodes": network.n_nodes,
+        "walk_edges": network.n_edges,
+        "walk_km": round(float(network.edge_len.sum()) / 1000.0, 2),
+        "services": int(len(attachment)),
+        "services_used": int(attachment.used.sum()),
+        "services_per_category": {k: int((prepared.services["category"] == k).sum()) for k in keys},
+    }
+    summary: dict[str, Any] = {
+        "study": study.name,
+        "title": study.display_title,
+        "source": prepared.source,
+        "from_cache": prepared.from_cache,
+        "generated": dt.date.today().isoformat(),
+        "origins": study.reach.origins,
+        "thresholds_m": [t.distance_m for t in thresholds],
+        "threshold_labels": {t.column: {"zh": t.zh, "en": t.en} for t in thresholds},
+        "categories": keys,
+        "inputs": inputs,
+        "network": network.stats,
+        "snap": {
+            "max_distance_m": study.snap.max_distance_m,
+            "services_unsnapped": int((~attachment.used).sum()),
+        },
+        "data_gaps": gaps,
+        "warnings": warnings,
+        "timings_s": timings,
+        "settings": study.model_dump(mode="json"),
+    }
+    if clusters is not None:
+        frame = clusters.frame
+        used = frame["used"].to_numpy(bool)
+        table = {c: frame[c].to_numpy() for c in frame.columns if c != "geometry"}
+        summary["residence_method"] = str(frame["method"].iloc[0]) if len(frame) else "none"
+        inputs.update(
+            clusters=int(len(frame)),
+            clusters_used=int(used.sum()),
+            population=float(frame["population"].sum()),
+        )
+        summary["snap"]["clusters_unsnapped"] = int((~used).sum())
+        summary["coverage"] = coverage(table, used, keys, thresholds, gaps)
+    if study.reach.origins != "clusters":
+        n = len(reach_table["origin_id"])
+        inputs["origins"] = n
+        summary["coverage_origins"] = coverage(
+            reach_table, np.ones(n, dtype=bool), keys, thresholds, gaps
+        )
+    summary["standard"] = scope.standard.describe() if scope.standard is not None else None
+    if log is not None:
+        summary["tables"] = tables_summary(log, warnings)
+    if scores is not None:
+        summary["scoring"] = scores.summary()
+    return summary
+
+
+def _unread_residences(study: Study, scope: Scope) -> list[str]:
+    """A warning when the study names a 小区 table that this run does not read."""
+    if study.residences.file is None or scope.clusters:
+        return []
+    return [
+        f"residences.file {study.residences.file.name} is not read: this run measures "
+        f"from {study.reach.origins}, not from residence clusters"
+    ]
