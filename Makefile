@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test lint format bench clean
+.PHONY: setup browser run test test-fast lint docs format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,18 @@ browser:
 test: setup browser
 	$(BIN)/pytest
 
+# Skips the tests marked slow (end-to-end runs, the browser, the docs build).
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
 lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The API reference (mkdocs.yml, docs/), offline: no theme or inventory is downloaded.
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
 
 format: setup
 	$(BIN)/ruff format .
@@ -51,4 +60,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) outputs/*/ .pytest_cache
+	rm -rf $(VENV) outputs/*/ .pytest_cache .mypy_cache site

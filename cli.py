@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,16 +31,6 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _floats(text: str | None, what: str) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        _fail(f"--{what} '{text}': give numbers separated by commas, e.g. 300,500,1000")
-    return None
-
-
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[None]:
     t0 = time.perf_counter()
@@ -48,149 +39,21 @@ def _progress(label: str) -> Iterator[None]:
     console.print(f"[green]✓[/] {escape(label)} [dim]({time.perf_counter() - t0:.1f} s)[/]")
 
 
-@app.command()
-def run(
-    config: Annotated[
-        Path | None, typer.Argument(help="study .yaml; default: the bundled Nanjing study")
-    ] = None,
-    osm: Annotated[
-        Path | None, typer.Option(help="local OSM file (.osm, .osm.pbf, .osm.bz2, .osm.gz)")
-    ] = None,
-    place: Annotated[str | None, typer.Option(help="place name, downloaded online")] = None,
-    bbox: Annotated[
-        str | None, typer.Option(help="west,south,east,north in degrees, downloaded online")
-    ] = None,
-    boundary: Annotated[
-        Path | None, typer.Option(help="GeoJSON polygon: clip the study to it")
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="output folder; default: <output_dir>/<study name>"),
-    ] = None,
-    thresholds: Annotated[
-        str | None, typer.Option(help="distances in metres, e.g. 300,500,1000")
-    ] = None,
-    minutes: Annotated[
-        str | None, typer.Option(help="walking minutes, e.g. 5,10,15 (with --speed)")
-    ] = None,
-    speed: Annotated[float | None, typer.Option(help="walking speed, km/h (default 4)")] = None,
-    residence_method: Annotated[
-        str | None, typer.Option(help="residence clusters: auto, landuse, buildings or grid")
-    ] = None,
-    pois: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--pois",
-            help="a POI table of your own (CSV, XLSX, GeoJSON, GeoPackage); repeatable; "
-            "replaces the config's pois",
-        ),
-    ] = None,
-    pois_crs: Annotated[
-        str | None,
-        typer.Option(
-            help="coordinates of --pois: wgs84 (default), gcj02 (AMap), bd09 (Baidu), EPSG:<code>"
-        ),
-    ] = None,
-    pois_mode: Annotated[
-        str | None,
-        typer.Option(help="merge (OSM plus the tables, default) or replace (the tables only)"),
-    ] = None,
-    residences: Annotated[
-        Path | None,
-        typer.Option(
-            "--residences", help="a 小区 table (points or polygons, households or population)"
-        ),
-    ] = None,
-    residences_crs: Annotated[
-        str | None, typer.Option(help="coordinates of --residences (like --pois-crs)")
-    ] = None,
-    encoding: Annotated[
-        str | None,
-        typer.Option(help="text encoding of the CSV tables given here; default: detected"),
-    ] = None,
-    max_snap: Annotated[
-        float | None, typer.Option(help="points farther from a street are not used (m)")
-    ] = None,
-    categories: Annotated[
-        str | None, typer.Option(help="category keys, e.g. market,pharmacy (default: all)")
-    ] = None,
-    isochrone_method: Annotated[
-        str | None, typer.Option(help="network (faithful, default), convex or concave")
-    ] = None,
-    origins: Annotated[
-        str | None,
-        typer.Option(help="origins: clusters (default), nodes (every street node) or grid"),
-    ] = None,
-    tables_only: Annotated[
-        bool,
-        typer.Option("--tables-only", help="write only reach.parquet and summary.json"),
-    ] = False,
-    k_nearest: Annotated[
-        int | None, typer.Option(help="also the distances to the k nearest per category")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="cache of parsed networks; default: user cache dir")
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write it")] = False,
-    self_contained: Annotated[
-        bool | None,
-        typer.Option(
-            "--self-contained/--cdn",
-            help="map.html embeds Leaflet (opens with no CDN, e.g. on an intranet) "
-            "or loads it from a CDN (default)",
-        ),
-    ] = None,
-    basemap: Annotated[
-        str | None,
-        typer.Option(help="basemap shown first: osm (default), light, or none (offline)"),
-    ] = None,
-    standard: Annotated[
-        str | None,
-        typer.Option(
-            help="standard to score against: a built-in name (see `circles standards list`), "
-            "a standard .yaml, or none (default: the study's, gb50180-2018)"
-        ),
-    ] = None,
-    debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
-) -> None:
+def run(config: Path | None = None, **options: Any) -> None:
     """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
     from circles import pipeline
     from circles._errors import CirclesError
     from circles.cache import default_dir as default_cache_dir
-    from circles.config import study_for_run
+    from circles.options import RUN_OPTIONS, study_for_run
     from circles.outputs import write_outputs
 
+    run_only = {o.name: options.pop(o.name) for o in RUN_OPTIONS if not o.fields}
     try:
-        study = study_for_run(
-            config,
-            osm=osm,
-            place=place,
-            bbox=_floats(bbox, "bbox"),
-            boundary=boundary,
-            thresholds=_floats(thresholds, "thresholds"),
-            minutes=_floats(minutes, "minutes"),
-            speed=speed,
-            residence_method=residence_method,
-            residences=residences,
-            residences_crs=residences_crs,
-            pois=pois or [],
-            pois_crs=pois_crs,
-            pois_mode=pois_mode,
-            encoding=encoding,
-            max_snap=max_snap,
-            categories=[c.strip() for c in categories.split(",") if c.strip()]
-            if categories is not None
-            else None,
-            isochrone_method=isochrone_method,
-            origins=origins,
-            k_nearest=k_nearest,
-            self_contained=self_contained,
-            basemap=basemap,
-            standard=standard,
-        )
-        target = out_dir if out_dir is not None else study.output_dir / study.name
+        study = study_for_run(config, run_only["set"] or (), **options)
+        target = run_only["out"] or study.output_folder
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
-        cache = None if no_cache else (cache_dir or default_cache_dir())
+        cache = None if run_only["no_cache"] else (run_only["cache_dir"] or default_cache_dir())
+        tables_only = run_only["tables_only"]
         result = pipeline.run(study, step=_progress, tables_only=tables_only, cache_dir=cache)
         with _progress("写出结果 Writing outputs"):
             folder = write_outputs(result, target)
@@ -199,7 +62,7 @@ def run(
     except typer.Exit:
         raise
     except Exception as e:  # an internal error: one line unless --debug
-        if debug:
+        if run_only["debug"]:
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
@@ -218,6 +81,32 @@ def run(
     for w in warning_lines(result):
         console.print(f"[yellow]![/] {escape(w)}", highlight=False)
     out.print(f"Outputs: {escape(str(folder))}", highlight=False)
+
+
+def _run_signature() -> inspect.Signature:
+    """``run``'s parameters, one per option of the table (circles.options.RUN_OPTIONS)."""
+    from circles.options import RUN_OPTIONS
+
+    config = Annotated[
+        Path | None, typer.Argument(help="study .yaml; default: the bundled Nanjing study")
+    ]
+    params = [inspect.Parameter("config", _KEYWORD, default=None, annotation=config)]
+    for option in RUN_OPTIONS:
+        kind: Any = list[option.kind] if option.many else option.kind
+        switch = option.kind is bool and option.flag is None
+        annotation = Annotated[
+            kind if switch else kind | None, typer.Option(option.flags, help=option.help)
+        ]
+        default = False if switch else None
+        params.append(
+            inspect.Parameter(option.name, _KEYWORD, default=default, annotation=annotation)
+        )
+    return inspect.Signature(params)
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+run.__signature__ = _run_signature()  # type: ignore[attr-defined]
+app.command()(run)
 
 
 cache_app = typer.Typer(help="The cache of parsed networks and services.", no_args_is_help=True)

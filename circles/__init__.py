@@ -17,6 +17,7 @@ from circles._errors import CirclesError, ConfigError, InputError, NetworkUnavai
 if TYPE_CHECKING:
     from circles.config import Study, load_study, study_from_dict
     from circles.engine import Graph, Points, Reach, reach
+    from circles.outputs import write_outputs
     from circles.pipeline import run
     from circles.result import StudyResult
 
@@ -35,6 +36,7 @@ _LAZY = {
     "reach": "circles.engine",
     "run": "circles.pipeline",
     "StudyResult": "circles.result",
+    "write_outputs": "circles.outputs",
 }
 
 
@@ -42,15 +44,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'circles' has no attribute {name!r}")
-
-
-def write_outputs(result: StudyResult, out_dir):
-    """Write map.html, clusters.gpkg/.csv, summary.json and report.md (all or nothing)."""
-    from pathlib import Path
-
-    from circles.outputs import write_outputs as _write
-
-    return _write(result, Path(out_dir))
 
 
 __all__ = [

@@ -14,5 +14,21 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def safe_load(text: str) -> Any:
-    """Parse YAML text into plain Python objects (no tags that construct objects)."""
+    """Parse YAML text into plain Python objects (no tags that construct objects).
+
+    Parameters
+    ----------
+    text : str
+        A YAML document.
+
+    Returns
+    -------
+    Any
+        Dicts, lists, strings, numbers, booleans and None.
+
+    Raises
+    ------
+    yaml.YAMLError
+        If the text is not valid YAML.
+    """
     return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a safe loader)

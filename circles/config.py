@@ -6,7 +6,6 @@ GB 50180-2018 and every validation message names the field and the file.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -265,7 +264,13 @@ class Study(_Model):
 
     @property
     def display_title(self) -> str:
+        """The title, or the name when there is none."""
         return self.title or self.name
+
+    @property
+    def output_folder(self) -> Path:
+        """Where a run writes by default: ``output_dir/name``."""
+        return self.output_dir / self.name
 
 
 def _format_validation(err: ValidationError, where: str) -> str:
@@ -319,140 +324,33 @@ def load_study(path: str | Path | None = None, **overrides: object) -> Study:
     return _resolve_paths(study, path.parent)
 
 
-def study_from_dict(data: dict, base: Path | None = None) -> Study:
-    """Build a study from a mapping (for notebooks); paths are relative to ``base``."""
+def study_from_dict(data: dict, base: Path | None = None, where: str = "study") -> Study:
+    """Build a study from a mapping (for notebooks and the command line).
+
+    Parameters
+    ----------
+    data : dict
+        The study's fields, as in a study file.
+    base : pathlib.Path, optional
+        Relative paths are relative to it; default: the working directory.
+    where : str
+        Names the mapping's origin in error messages (``--max-snap``).
+
+    Returns
+    -------
+    Study
+        Validated, with absolute paths.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the field and what is wrong with it.
+    """
     try:
         study = Study.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e, "study")) from None
-    return _resolve_paths(study, base or Path.cwd())
-
-
-def _slug(text: str) -> str:
-    """A study name from a file or place name: letters, digits, - _ . only."""
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
-    return (s or "study")[:64]
-
-
-def study_for_run(
-    config: Path | None = None,
-    *,
-    osm: Path | None = None,
-    place: str | None = None,
-    bbox: list[float] | None = None,
-    boundary: Path | None = None,
-    thresholds: list[float] | None = None,
-    minutes: list[float] | None = None,
-    speed: float | None = None,
-    residence_method: str | None = None,
-    residences: Path | None = None,
-    residences_crs: str | None = None,
-    pois: list[Path] | None = None,
-    pois_crs: str | None = None,
-    pois_mode: str | None = None,
-    encoding: str | None = None,
-    max_snap: float | None = None,
-    categories: list[str] | None = None,
-    isochrone_method: str | None = None,
-    origins: str | None = None,
-    k_nearest: int | None = None,
-    self_contained: bool | None = None,
-    basemap: str | None = None,
-    standard: str | None = None,
-) -> Study:
-    """The study a ``circles run`` means: a config file (or the bundled one, or defaults
-    named after the source) with the command line's options laid over it.
-
-    Relative paths given here are relative to the working directory. Inconsistent options
-    (two sources, a --pois-crs without --pois ...) raise a one-line ConfigError.
-    """
-    sources = [s for s in (osm, place, bbox) if s is not None]
-    if len(sources) > 1:
-        raise ConfigError("give only one of --osm, --place and --bbox")
-    if residences_crs is not None and residences is None:
-        raise ConfigError("--residences-crs applies to --residences FILE; give that too")
-    if pois_crs is not None and not pois:
-        raise ConfigError(
-            "--pois-crs applies to --pois FILE; give that too (or set crs: in the config)"
-        )
-    if encoding is not None and not pois and residences is None:
-        raise ConfigError("--encoding applies to --pois and --residences files; give one of them")
-
-    if config is None and (sources or boundary is not None):
-        if osm is not None:
-            name = osm.name.split(".")[0]
-        elif boundary is not None and not sources:
-            name = boundary.stem
-        else:
-            name = place or "bbox"
-        study = study_from_dict({"name": _slug(name)})
-    else:
-        study = load_study(config)
-    if osm is not None:
-        study.source = SourceSettings(osm=osm.resolve())
-    elif place is not None:
-        study.source = SourceSettings(place=place)
-    elif bbox is not None:
-        study.source = _validated(SourceSettings, {"bbox": tuple(bbox)}, "--bbox")
-    if boundary is not None:
-        study.boundary = boundary.resolve()
-
-    patch: dict = {}
-    if thresholds is not None or minutes is not None or speed is not None:
-        th = study.thresholds.model_dump()
-        if thresholds is not None:
-            th.update(distances_m=thresholds, minutes=None)
-        if minutes is not None:
-            th.update(minutes=minutes, distances_m=None)
-        if speed is not None:
-            th["speed_kmh"] = speed
-        patch["thresholds"] = th
-    if residence_method is not None or residences is not None:
-        res = _override(study.residences, method=residence_method)
-        if residences is not None:
-            res.update(file=residences.resolve(), encoding=encoding, columns={})
-            res["crs"] = residences_crs or "wgs84"
-        patch["residences"] = res
-    if pois:
-        patch["pois"] = [
-            {"file": p.resolve(), "crs": pois_crs or "wgs84", "encoding": encoding} for p in pois
-        ]
-    if pois_mode is not None:
-        patch["pois_mode"] = pois_mode
-    if max_snap is not None:
-        patch["snap"] = {"max_distance_m": max_snap}
-    if isochrone_method is not None:
-        patch["isochrones"] = _override(study.isochrones, method=isochrone_method)
-    if categories is not None:
-        patch["categories"] = categories
-    if origins is not None or k_nearest is not None:
-        patch["reach"] = _override(study.reach, origins=origins, k_nearest=k_nearest)
-    if self_contained is not None or basemap is not None:
-        patch["map"] = _override(study.map, self_contained=self_contained, basemap=basemap)
-    if standard is not None:
-        from circles.standards import is_path_like
-
-        if standard.lower() == "none":
-            patch["standard"] = None
-        else:
-            patch["standard"] = (
-                str(Path(standard).resolve()) if is_path_like(standard) else standard
-            )
-    if patch:
-        study = study_from_dict({**study.model_dump(), **patch})
-    return study
-
-
-def _override(section: BaseModel, **values: object) -> dict:
-    """A config section as a mapping, with the given (not None) values laid over it."""
-    return {**section.model_dump(), **{k: v for k, v in values.items() if v is not None}}
-
-
-def _validated(model: type[BaseModel], data: dict, where: str) -> BaseModel:
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
         raise ConfigError(_format_validation(e, where)) from None
+    return _resolve_paths(study, base or Path.cwd())
 
 
 # Old names, kept until every module has moved to the new ones.

@@ -46,10 +46,22 @@ _CHUNKS = 4
 class Reach:
     """What the engine returns for origins x categories x thresholds.
 
-    ``counts[o, c, k]``: services of category c within ``thresholds[k]`` of origin o.
-    ``nearest_m[o, c]``: distance to the nearest service of c; NaN when none is reachable.
-    ``k_nearest_m[o, c, j]``: the j+1-th nearest (NaN past the last), when asked for.
-    ``decayed[o, c]``: sum of decay weights over services within the largest threshold.
+    Attributes
+    ----------
+    thresholds : numpy.ndarray
+        The thresholds (m), ascending, shape (n_thresholds,).
+    counts : numpy.ndarray
+        ``counts[o, c, k]``: services of category c within ``thresholds[k]`` of origin o
+        (int32, shape (n_origins, n_categories, n_thresholds)).
+    nearest_m : numpy.ndarray
+        ``nearest_m[o, c]``: network distance (m) to the nearest service of c; NaN when
+        none is reachable within the nearest limit.
+    k_nearest_m : numpy.ndarray or None
+        ``k_nearest_m[o, c, j]``: the j+1-th nearest (NaN past the last); None unless
+        ``k_nearest`` > 1 was asked for.
+    decayed : numpy.ndarray or None
+        ``decayed[o, c]``: sum of decay weights over the services within the largest
+        threshold; None without a decay.
     """
 
     thresholds: np.ndarray
@@ -312,13 +324,35 @@ def _group_by_node(n_nodes: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass
 class Decay:
-    """A distance-decay weight: ``exponential`` exp(-beta d), or ``linear`` 1 - d/max_m."""
+    """A distance-decay weight: ``exponential`` exp(-beta d), or ``linear`` 1 - d/max_m.
+
+    Parameters
+    ----------
+    kind : str
+        ``"exponential"`` or ``"linear"``.
+    beta : float
+        Rate per metre of the exponential decay.
+    max_m : float
+        Distance (m) at which the linear decay reaches zero.
+    """
 
     kind: str = "exponential"
     beta: float = 0.002
     max_m: float = 1000.0
 
     def code(self) -> tuple[int, float]:
+        """The decay as the compiled kernel takes it.
+
+        Returns
+        -------
+        tuple of (int, float)
+            ``(1, beta)`` for exponential, ``(2, max_m)`` for linear.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is neither exponential nor linear.
+        """
         if self.kind == "exponential":
             return 1, float(self.beta)
         if self.kind == "linear":
@@ -340,10 +374,42 @@ def reach(
 ) -> Reach:
     """Count services per category within each threshold of every origin, and the nearest.
 
-    Distances are network metres including both snap distances. ``nearest_limit_m``
-    bounds the nearest search (beyond it a service counts as unreachable). With
-    ``k_nearest`` > 1 the k nearest distances per category are returned as well; with a
-    ``decay`` the decayed sum over services within the largest threshold.
+    Distances are network metres including both snap distances (the walk from the door to
+    the street counts at both ends).
+
+    Parameters
+    ----------
+    graph : Graph
+        The undirected walking graph (edge lengths in metres).
+    origins : Points
+        Origins attached to edges of ``graph``.
+    services : Points
+        Services attached to edges of ``graph``.
+    service_category : numpy.ndarray
+        Category index of each service, in ``[0, n_categories)``.
+    n_categories : int
+        Number of categories (the second axis of the results).
+    thresholds : numpy.ndarray or list of float
+        Positive distances (m); every one is counted in the same search.
+    nearest_limit_m : float
+        Bound of the nearest search: a service farther away counts as unreachable.
+    k_nearest : int
+        Also return the k nearest distances per category when above 1.
+    decay : Decay, optional
+        Also return the decayed sum over services within the largest threshold.
+    threads : int, optional
+        numba threads for this call (default: numba's setting). Results do not depend on it.
+
+    Returns
+    -------
+    Reach
+        Counts, nearest distances and, when asked for, k nearest and decayed sums.
+
+    Raises
+    ------
+    ValueError
+        If a threshold is not positive, ``k_nearest`` < 1, or ``service_category`` does not
+        have one valid index per service.
     """
     thr = np.sort(np.asarray(thresholds, dtype=np.float64))
     if len(thr) == 0 or thr[0] <= 0:
@@ -441,7 +507,26 @@ def ball(
     seed_d: np.ndarray,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes within ``limit`` of the seeds (with start distances), and their distances."""
+    """Nodes within ``limit`` of the seeds (with start distances), and their distances.
+
+    Parameters
+    ----------
+    indptr, indices, weights : numpy.ndarray
+        Symmetric CSR adjacency, as :func:`circles.graph.to_csr` returns it.
+    seeds : numpy.ndarray
+        Start nodes.
+    seed_d : numpy.ndarray
+        Distance (m) already walked at each seed.
+    limit : float
+        Largest distance (m) to settle.
+
+    Returns
+    -------
+    nodes : numpy.ndarray
+        The nodes within ``limit``, in the order they were reached.
+    dist : numpy.ndarray
+        Their network distances (m).
+    """
     n = len(indptr) - 1
     seeds = np.asarray(seeds, dtype=np.int64)
     dist = np.full(n, np.inf)
@@ -470,8 +555,12 @@ def warm_up(isochrones: bool = False) -> None:
     """Load the compiled kernels now rather than at the first real call.
 
     numba reads them from its on-disk cache at first use in a process (about 0.3 s);
-    a cold run does this while a worker process parses the OSM file. With
-    ``isochrones`` the kernel that draws isochrones is loaded too.
+    a cold run does this while a worker process parses the OSM file.
+
+    Parameters
+    ----------
+    isochrones : bool
+        Also load the kernel that draws isochrones (:func:`ball`).
     """
     global _warm
     g = Graph(2, np.array([0], np.int64), np.array([1], np.int64), np.array([1.0]))
@@ -484,5 +573,11 @@ def warm_up(isochrones: bool = False) -> None:
 
 
 def is_warm() -> bool:
-    """Whether :func:`warm_up` has run in this process."""
+    """Whether :func:`warm_up` has run in this process.
+
+    Returns
+    -------
+    bool
+        True once the compiled kernels are loaded by :func:`warm_up`.
+    """
     return _warm

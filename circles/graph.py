@@ -13,7 +13,17 @@ _EPS = 1e-9
 
 @dataclass
 class Graph:
-    """An undirected graph as an edge list; ``csr()`` gives its symmetric adjacency."""
+    """An undirected graph as an edge list; :func:`to_csr` gives its symmetric adjacency.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of nodes; nodes are ``0 .. n_nodes - 1``.
+    edge_u, edge_v : numpy.ndarray
+        End nodes of each edge.
+    edge_len : numpy.ndarray
+        Length of each edge (m).
+    """
 
     n_nodes: int
     edge_u: np.ndarray
@@ -23,7 +33,17 @@ class Graph:
 
 @dataclass
 class Points:
-    """Points attached to edges: edge index, offset from ``edge_u`` (m), snap distance (m)."""
+    """Points attached to edges of a :class:`Graph`.
+
+    Parameters
+    ----------
+    edge : numpy.ndarray
+        Index of the edge each point joins.
+    offset : numpy.ndarray
+        Distance (m) along that edge from its ``edge_u`` end.
+    snap_m : numpy.ndarray
+        Straight distance (m) from the point to the edge, walked as well.
+    """
 
     edge: np.ndarray
     offset: np.ndarray
@@ -36,7 +56,28 @@ class Points:
 def to_csr(
     n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Symmetric CSR arrays (indptr, indices, weights, edge id) of an undirected edge list."""
+    """Symmetric CSR arrays of an undirected edge list.
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes.
+    u, v : numpy.ndarray
+        End nodes of each edge.
+    length : numpy.ndarray
+        Length of each edge.
+
+    Returns
+    -------
+    indptr : numpy.ndarray
+        The neighbours of node i are ``indices[indptr[i]:indptr[i + 1]]`` (int64).
+    indices : numpy.ndarray
+        Neighbour node of each entry (int64).
+    weights : numpy.ndarray
+        Edge length of each entry (float64).
+    edge_id : numpy.ndarray
+        Index of each entry's edge in ``u``/``v`` (int64); every edge appears twice.
+    """
     src = np.concatenate([u, v]).astype(np.int64)
     dst = np.concatenate([v, u]).astype(np.int64)
     w = np.concatenate([length, length]).astype(np.float64)
@@ -50,7 +91,23 @@ def to_csr(
 def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]:
     """Split edges at attached points; return the new graph and each point's node.
 
-    A point at an edge end uses that node; points at the same place share a node.
+    A point at an edge end uses that node; points at the same place share a node, so a
+    walk along one edge between two points is exact.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph the points are attached to.
+    *point_sets : Points
+        One or more sets of points (origins, services, ...).
+
+    Returns
+    -------
+    graph : Graph
+        The graph with a new node at every distinct place inside an edge; the original
+        nodes keep their numbers.
+    nodes : list of numpy.ndarray
+        For each point set, the node of each of its points.
     """
     n = graph.n_nodes
     edge = np.concatenate([p.edge for p in point_sets]).astype(np.int64)

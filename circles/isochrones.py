@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -34,7 +34,24 @@ _QUAD_SEGS = 4
 
 
 class Reached:
-    """Network distances from one attached point to the nodes within a budget."""
+    """Network distances from one attached point to the nodes within a budget.
+
+    One search at the largest threshold; :meth:`pieces` then cuts the reachable streets
+    for any smaller budget without searching again.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    edge : int
+        The edge the point is attached to.
+    offset : float
+        Distance (m) along that edge from its ``edge_u`` end.
+    snap_m : float
+        Straight distance (m) from the point to the edge, walked first.
+    budget : float
+        The largest distance (m) to search.
+    """
 
     def __init__(
         self, network: WalkNetwork, edge: int, offset: float, snap_m: float, budget: float
@@ -61,7 +78,20 @@ class Reached:
         self.db = d_full[self.b]
 
     def pieces(self, budget: float) -> np.ndarray:
-        """Segments (k, 2, 2) reachable within ``budget`` (not above the search budget)."""
+        """The street segments reachable within ``budget``.
+
+        Parameters
+        ----------
+        budget : float
+            Distance (m), at most the budget of the search.
+
+        Returns
+        -------
+        numpy.ndarray
+            Segments as (k, 2, 2) coordinates in the network CRS: whole edges, and partly
+            reachable edges cut at the remaining distance; empty when the snap distance
+            alone uses up the budget.
+        """
         net = self.network
         if budget - self.snap_m <= 0:
             return np.zeros((0, 2, 2))
@@ -103,7 +133,30 @@ class Reached:
 def polygon(
     segments: np.ndarray, buffer_m: float, method: str = "network", concave_ratio: float = 0.3
 ) -> shapely.Geometry:
-    """The isochrone polygon of reachable segments by one of METHODS."""
+    """The isochrone polygon of reachable segments by one of :data:`METHODS`.
+
+    Parameters
+    ----------
+    segments : numpy.ndarray
+        Reachable segments, shape (k, 2, 2), as :meth:`Reached.pieces` returns them.
+    buffer_m : float
+        Buffer width (m): the street-frontage depth.
+    method : str
+        ``network`` (the streets, buffered and dissolved), ``convex`` or ``concave``
+        (the hull of the segments' ends, buffered).
+    concave_ratio : float
+        ``ratio`` of :func:`shapely.concave_hull` for the ``concave`` method.
+
+    Returns
+    -------
+    shapely.Geometry
+        A valid (multi)polygon; empty when there are no segments.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of :data:`METHODS`.
+    """
     if len(segments) == 0:
         return shapely.Polygon()
     if method == "network":
@@ -139,6 +192,34 @@ def isochrone_polygons(
 
     One search per point at the largest threshold serves every threshold. Points run on
     a thread pool: the search (numba) and shapely's operations release the GIL.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network.
+    attachment : Attachment
+        The points (cluster centres) and where they join the network.
+    thresholds : list of float
+        Distances (m); the polygons come in this order.
+    buffer_m : float
+        Buffer width (m) around the reachable streets.
+    method : str
+        One of :data:`METHODS`.
+    concave_ratio : float
+        For the ``concave`` method.
+    workers : int, optional
+        Threads (default: the CPU count, at most 8).
+
+    Returns
+    -------
+    list of list of shapely.Geometry
+        ``polygons[i][k]``: point i's polygon for ``thresholds[k]``. With the ``network``
+        method a smaller threshold's polygon lies inside a larger one's.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of :data:`METHODS`.
     """
     if method not in METHODS:
         raise ValueError(f"isochrone method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -177,13 +258,30 @@ def isochrones_frame(
     cluster_ids: list[str],
     polygons: list[list[shapely.Geometry]],
     thresholds: list[float],
-    crs,
+    crs: Any,
     method: str = "network",
 ) -> gpd.GeoDataFrame:
     """Long table: one row per cluster and threshold, with its area and circle share.
 
-    ``circle_share`` is the area over that of the circle of the threshold's radius: a
-    rough measure of how permeable the street pattern is.
+    Parameters
+    ----------
+    cluster_ids : list of str
+        One id per cluster.
+    polygons : list of list of shapely.Geometry
+        Per cluster, one polygon per threshold (:func:`isochrone_polygons`).
+    thresholds : list of float
+        The thresholds (m), in the order of each cluster's polygons.
+    crs : pyproj.CRS or str
+        The CRS of the polygons (anything geopandas accepts).
+    method : str
+        The method that drew them, kept in a column.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns cluster_id, threshold_m, method, area_m2, circle_share and geometry.
+        ``circle_share`` is the area over that of the circle of the threshold's radius:
+        a rough measure of how permeable the street pattern is.
     """
     import geopandas as gpd
 

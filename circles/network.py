@@ -7,6 +7,7 @@ isochrones exact, and lengths are computed once, in a local UTM projection.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,9 @@ from circles._errors import EmptyNetworkError
 from circles.graph import Graph, to_csr
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
+
     from circles.sources.extract import OsmExtract
 
 
@@ -24,8 +28,26 @@ if TYPE_CHECKING:
 class WalkNetwork:
     """An undirected walking graph: nodes in a metric CRS and a symmetric CSR adjacency.
 
-    ``indptr``/``indices``/``weights`` hold both directions of every edge; ``csr_edge``
-    maps each CSR entry back to its undirected edge in ``edge_u``/``edge_v``/``edge_len``.
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        The metric CRS of ``x``/``y`` (a UTM zone for OSM data).
+    osm_id : numpy.ndarray
+        OSM node id of each node (its index for synthetic graphs).
+    x, y : numpy.ndarray
+        Node coordinates (m) in ``crs``.
+    lon, lat : numpy.ndarray
+        Node coordinates in WGS-84.
+    edge_u, edge_v : numpy.ndarray
+        End nodes of each undirected edge, ``edge_u < edge_v``.
+    edge_len : numpy.ndarray
+        Straight length (m) of each edge.
+    indptr, indices, weights : numpy.ndarray
+        CSR adjacency holding both directions of every edge (:func:`circles.graph.to_csr`).
+    csr_edge : numpy.ndarray
+        The undirected edge of each CSR entry.
+    stats : dict
+        Counts from the build: raw and kept nodes and edges, components, length in km.
     """
 
     crs: pyproj.CRS
@@ -45,10 +67,12 @@ class WalkNetwork:
 
     @property
     def n_nodes(self) -> int:
+        """Number of nodes."""
         return len(self.x)
 
     @property
     def n_edges(self) -> int:
+        """Number of undirected edges."""
         return len(self.edge_u)
 
     @property
@@ -56,8 +80,14 @@ class WalkNetwork:
         """The edge list the engine works on."""
         return Graph(self.n_nodes, self.edge_u, self.edge_v, self.edge_len)
 
-    def to_networkx(self):
-        """The same graph as a networkx Graph (for checks and notebooks, never the hot path)."""
+    def to_networkx(self) -> nx.Graph:
+        """The same graph as a networkx Graph (for checks and notebooks, never the hot path).
+
+        Returns
+        -------
+        networkx.Graph
+            Nodes ``0 .. n_nodes - 1``; each edge has its length (m) as ``length``.
+        """
         import networkx as nx
 
         g = nx.Graph()
@@ -68,8 +98,14 @@ class WalkNetwork:
         )
         return g
 
-    def edges_frame(self):
-        """Edges as a GeoDataFrame of straight LineStrings in the network CRS."""
+    def edges_frame(self) -> gpd.GeoDataFrame:
+        """Edges as a GeoDataFrame of straight LineStrings in the network CRS.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            Columns ``u``, ``v``, ``length_m`` and geometry, one row per edge.
+        """
         import geopandas as gpd
         import shapely
 
@@ -88,13 +124,45 @@ class WalkNetwork:
 
 
 def utm_crs(lon: float, lat: float) -> pyproj.CRS:
-    """The WGS-84 UTM zone containing a point: distances in metres with < 0.1% scale error."""
+    """The WGS-84 UTM zone containing a point: distances in metres with < 0.1% scale error.
+
+    Parameters
+    ----------
+    lon, lat : float
+        The point in WGS-84 degrees.
+
+    Returns
+    -------
+    pyproj.CRS
+        EPSG 326xx north of the equator, 327xx south of it.
+    """
     zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
     return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 def build_network(extract: OsmExtract, crs: pyproj.CRS | None = None) -> WalkNetwork:
-    """Build the walking graph of an extract, keeping its largest connected component."""
+    """Build the walking graph of an extract, keeping its largest connected component.
+
+    Every OSM node of a walkable way is a graph node and each pair of consecutive nodes
+    an edge (never across the end of one way to the start of the next).
+
+    Parameters
+    ----------
+    extract : OsmExtract
+        Walkable ways as read from a file or from Overpass.
+    crs : pyproj.CRS, optional
+        The metric CRS; by default the UTM zone of the extract's median point.
+
+    Returns
+    -------
+    WalkNetwork
+        The largest connected component, in metres.
+
+    Raises
+    ------
+    EmptyNetworkError
+        If the extract has no walkable ways, or they have no usable segments.
+    """
     if extract.n_ways == 0 or len(extract.node_ids) < 2:
         raise EmptyNetworkError(
             f"{extract.source}: no walkable ways found (footway, residential, primary ...); "
@@ -128,11 +196,37 @@ def from_arrays(
     osm_id: np.ndarray | None = None,
     lon: np.ndarray | None = None,
     lat: np.ndarray | None = None,
-    stats: dict | None = None,
+    stats: Mapping[str, int | float] | None = None,
 ) -> WalkNetwork:
     """A network from node coordinates (metres) and edges; keeps the largest component.
 
-    Lengths are straight-line distances. Used by build_network and for synthetic graphs.
+    Lengths are straight-line distances; self-loops and repeated node pairs are dropped.
+    Used by :func:`build_network` and for synthetic graphs.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Node coordinates (m) in ``crs``.
+    u, v : numpy.ndarray
+        End nodes of each edge.
+    crs : pyproj.CRS or str
+        The metric CRS of ``x``/``y``.
+    osm_id : numpy.ndarray, optional
+        An id per node (default: its index).
+    lon, lat : numpy.ndarray, optional
+        WGS-84 coordinates of the nodes (default: ``x``/``y`` transformed).
+    stats : Mapping, optional
+        Counts to keep in :attr:`WalkNetwork.stats` beside those of this build.
+
+    Returns
+    -------
+    WalkNetwork
+        The largest connected component, nodes renumbered from 0.
+
+    Raises
+    ------
+    EmptyNetworkError
+        If no edge joins two distinct nodes.
     """
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components

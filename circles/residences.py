@@ -53,7 +53,18 @@ def _is_polygonal(geoms: gpd.GeoSeries) -> np.ndarray:
 
 
 def residential_areas(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``landuse=residential`` polygons."""
+    """``landuse=residential`` polygons.
+
+    Parameters
+    ----------
+    features : geopandas.GeoDataFrame
+        OSM features with a ``tags`` column of dicts.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygonal features tagged ``landuse=residential``.
+    """
     tags = features["tags"]
     mask = tags.map(lambda t: t.get("landuse") == "residential").to_numpy(bool)
     return features[mask & _is_polygonal(features.geometry)]
@@ -63,7 +74,23 @@ def residential_buildings(
     features: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, settings: ResidenceSettings
 ) -> gpd.GeoDataFrame:
     """Buildings tagged residential, plus untyped buildings (``building=yes``) that stand
-    inside a residential area, with their floor area."""
+    inside a residential area, with their floor area.
+
+    Parameters
+    ----------
+    features : geopandas.GeoDataFrame
+        OSM features with a ``tags`` column, in a metric CRS.
+    areas : geopandas.GeoDataFrame
+        Residential areas (:func:`residential_areas`).
+    settings : circles.config.Residences
+        ``default_levels`` for buildings without ``building:levels``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The buildings, with ``levels`` and ``floor_area_m2`` (footprint x levels); a
+        low-rise type (house, terrace ...) without levels counts two.
+    """
     poly = features[_is_polygonal(features.geometry)]
     kind = poly["tags"].map(lambda t: t.get("building")).fillna("")
     typed = kind.isin(RESIDENTIAL_BUILDINGS).to_numpy().copy()
@@ -105,7 +132,25 @@ def _population(floor_area: np.ndarray, settings: ResidenceSettings) -> tuple[np
 def from_landuse(
     areas: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, settings: ResidenceSettings
 ) -> gpd.GeoDataFrame:
-    """One cluster per residential polygon, with the floor area of its buildings."""
+    """One cluster per residential polygon, with the floor area of its buildings.
+
+    A polygon without mapped buildings uses its area times ``settings.default_far``.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        Residential polygons, in a metric CRS.
+    buildings : geopandas.GeoDataFrame
+        Residential buildings with ``floor_area_m2``; each counts in the first polygon
+        that holds its representative point.
+    settings : circles.config.Residences
+        Floor area per dwelling, persons per dwelling, default plot ratio.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Clusters R0001 ... with the columns of :data:`COLUMNS` and geometry.
+    """
     geoms = areas.geometry.to_numpy()
     floor = np.zeros(len(areas))
     if len(buildings):
@@ -129,7 +174,21 @@ def from_landuse(
 
 
 def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> gpd.GeoDataFrame:
-    """Join buildings within ``building_cluster_m`` of each other; a cluster is their hull."""
+    """Join buildings within ``building_cluster_m`` of each other; a cluster is their hull.
+
+    Parameters
+    ----------
+    buildings : geopandas.GeoDataFrame
+        Residential buildings with ``floor_area_m2``, in a metric CRS.
+    settings : circles.config.Residences
+        ``building_cluster_m`` and the population settings.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Clusters B0001 ...: the convex hull of each group, named after its first named
+        building, with the columns of :data:`COLUMNS`.
+    """
     geoms = buildings.geometry.to_numpy()
     n = len(geoms)
     if n == 0:
@@ -153,15 +212,32 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
     return _frame(out_name, "buildings", out_geom, floor, dwellings, population, buildings.crs)
 
 
-def from_grid(network: WalkNetwork, settings: ResidenceSettings, reach_m: float):
-    """Square cells over the network's extent whose centre is within ``reach_m`` of a street."""
+def from_grid(
+    network: WalkNetwork, settings: ResidenceSettings, reach_m: float
+) -> gpd.GeoDataFrame:
+    """Square cells over the network's extent whose centre is within ``reach_m`` of a street.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The walking network; cells cover its bounding box.
+    settings : circles.config.Residences
+        ``grid_spacing_m`` and ``grid_persons_per_ha``.
+    reach_m : float
+        A cell is kept when its centre is this close to a street.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Clusters G0001 ... with the columns of :data:`COLUMNS`.
+    """
     from circles.snap import EdgeIndex
 
     s = settings.grid_spacing_m
     x0, x1 = network.x.min(), network.x.max()
     y0, y1 = network.y.min(), network.y.max()
-    cx, cy = np.meshgrid(np.arange(x0 + s / 2, x1, s), np.arange(y0 + s / 2, y1, s))
-    cx, cy = cx.ravel(), cy.ravel()
+    gx, gy = np.meshgrid(np.arange(x0 + s / 2, x1, s), np.arange(y0 + s / 2, y1, s))
+    cx, cy = gx.ravel(), gy.ravel()
     keep = EdgeIndex(network).attach(cx, cy, reach_m).used
     cx, cy = cx[keep], cy[keep]
     geoms = shapely.box(cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2)
@@ -198,7 +274,26 @@ def build_residences(
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Residence clusters by the configured method; also returns notes on the choice.
 
-    ``features`` must be in the network CRS.
+    ``auto`` tries ``landuse``, then ``buildings``, then ``grid``; any method that finds
+    no cluster falls back to the grid.
+
+    Parameters
+    ----------
+    features : geopandas.GeoDataFrame
+        OSM features with a ``tags`` column, in the network CRS.
+    network : WalkNetwork
+        The walking network (for the grid).
+    settings : circles.config.Residences
+        ``method`` and the population settings.
+    max_snap_m : float
+        Grid cells farther from a street are dropped.
+
+    Returns
+    -------
+    clusters : geopandas.GeoDataFrame
+        One row per cluster with the columns of :data:`COLUMNS`.
+    notes : list of str
+        What was chosen instead of the configured method, and why.
     """
     notes: list[str] = []
     areas = residential_areas(features)

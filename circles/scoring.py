@@ -30,6 +30,7 @@ import pandas as pd
 
 from circles._errors import CirclesError
 from circles.standards import Indicator, Requirement, Standard
+from circles.values import as_number
 
 # A category is sparse when fewer than this share of the services the standard's scale
 # implies (district population / the largest population one facility serves) were found.
@@ -66,8 +67,29 @@ def requirement_distance(
 
     ``one``: the category's nearest distance; ``any``: the smallest over the categories with
     data; ``all``: the largest over the categories with data (an unreachable one makes it
-    infinite). Status: ``ok``, ``partial`` (some categories are data gaps and were left out)
-    or ``gap`` (every category is a data gap; the distance is None).
+    infinite).
+
+    Parameters
+    ----------
+    req : circles.standards.Requirement
+        The requirement.
+    nearest : Mapping of str to numpy.ndarray
+        Category key -> each cluster's distance to its nearest service (NaN: unreachable).
+    gaps : set of str
+        The categories with no usable service in the data.
+
+    Returns
+    -------
+    distance : numpy.ndarray or None
+        Per cluster, inf when unreachable; None when every category is a data gap.
+    status : str
+        ``ok``, ``partial`` (some categories are data gaps and were left out) or ``gap``
+        (every category is a data gap).
+
+    Raises
+    ------
+    ScoringError
+        When a category with data was not measured in this run.
     """
     with_data = [c for c in req.categories if c not in gaps]
     if not with_data:
@@ -101,12 +123,30 @@ def score_arrays(
 ) -> tuple[pd.DataFrame, dict[str, dict[str, str]], dict[str, dict[str, np.ndarray]]]:
     """Per-cluster columns for every level of ``standard``.
 
-    ``nearest`` maps category keys to each cluster's nearest distance (NaN: unreachable);
-    ``used`` marks the clusters that joined the walking network (the others get empty
-    cells). Returns the table, the status of every requirement per level, and the
-    deciding distance of every requirement with data (level -> requirement -> array, inf
-    when unreachable; reached means ``<= requirement.distance_m``).
+    Parameters
+    ----------
+    standard : circles.standards.Standard
+        The standard to score against.
+    nearest : Mapping of str to numpy.ndarray
+        Category key -> each cluster's nearest distance (NaN: unreachable).
+    used : numpy.ndarray
+        Boolean, per cluster: whether it joined the walking network (the others get empty
+        cells).
+    gaps : set of str
+        The categories with no usable service in the data.
 
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per cluster, the columns below.
+    status : dict
+        Level -> requirement -> ``ok`` | ``partial`` | ``gap``.
+    distances : dict
+        Level -> requirement -> the deciding distance per cluster, for every requirement
+        with data (inf when unreachable; reached means ``<= requirement.distance_m``).
+
+    Notes
+    -----
     Columns per level L: ``std_L_reached`` / ``std_L_missing`` / ``std_L_gaps`` (required
     items, keys joined by ';'), ``std_L_optional`` (optional items reached),
     ``std_L_completeness`` (reached / required items with data), ``std_L_completeness_strict``
@@ -217,6 +257,21 @@ def sparse_categories(
     services in the district. Fewer than :data:`SPARSE_FACTOR` of that, but more than none
     (none is a data gap), marks the category as sparse. Levels without a population range,
     and ``any`` items, give no expectation.
+
+    Parameters
+    ----------
+    standard : circles.standards.Standard
+        The standard whose population ranges set the expectation.
+    found : Mapping of str to int
+        Category key -> usable services found in the district.
+    population : float
+        The district's estimated residents.
+
+    Returns
+    -------
+    dict
+        Sparse category -> ``found``, ``expected``, ``level`` (the level with the highest
+        expectation) and ``residents_per_facility``.
     """
     out: dict[str, dict[str, Any]] = {}
     if not population or population <= 0:
@@ -255,6 +310,26 @@ class IndicatorValue:
     The shares are None when the indicator needs an item with no data at all (``gaps``).
     Items left out of a known share because they have no data are in ``excluded``; the
     ``*_strict`` shares count gap items as missing.
+
+    Attributes
+    ----------
+    key, zh, en : str
+        The indicator of the standard.
+    level : str
+        The level it is measured at.
+    requirements : tuple of str
+        The requirements a cluster must reach (``level.requirement`` for complete levels).
+    clusters, area, population : float or None
+        The share of the scored clusters that meet it: by count, residential area and
+        residents.
+    clusters_strict, area_strict, population_strict : float or None
+        The same, counting data-gap items as missing.
+    n_clusters : int
+        The clusters scored.
+    gaps, excluded, partial, sparse : tuple of str
+        Items with no data (shares unknown), items left out for lack of data, items with
+        some categories left out, and sparse categories.
+    note : str
     """
 
     key: str
@@ -287,6 +362,14 @@ class IndicatorValue:
         return "ok"
 
     def as_dict(self) -> dict[str, Any]:
+        """What summary.json holds for the indicator.
+
+        Returns
+        -------
+        dict
+            The shares (``share_*``, and the strict ones under ``strict``), the status and
+            the data caveats.
+        """
         return {
             "key": self.key,
             "zh": self.zh,
@@ -412,16 +495,31 @@ def _indicator_values(
 class Scores:
     """A study scored against a standard.
 
-    table: one row per cluster (the order of ``result.clusters``), the ``std_*`` columns of
+    Attributes
+    ----------
+    standard : circles.standards.Standard
+        The standard.
+    table : pandas.DataFrame
+        One row per cluster (the order of ``clusters``), the ``std_*`` columns of
         :func:`score_arrays`.
-    indicators: the district indicators, one per indicator and level.
-    blind_spots: one row per cluster, level and required item with data it does not reach,
-        most residents first: cluster_id, name, population, area_m2, level, requirement,
-        zh, en, distance_m (the limit) and nearest_m (NaN: unreachable).
-    blind_spot_summary: per level and requirement: clusters and residents affected.
-    status: level -> requirement -> ``ok`` | ``partial`` | ``gap``.
-    gaps: the standard's categories with no usable service.
-    sparse: category -> found, expected, level (see :func:`sparse_categories`).
+    indicators : list of IndicatorValue
+        The district indicators, one per indicator and level.
+    blind_spots : pandas.DataFrame
+        One row per cluster, level and required item with data it does not reach, most
+        residents first: cluster_id, name, population, area_m2, level, requirement, zh, en,
+        distance_m (the limit) and nearest_m (NaN: unreachable).
+    blind_spot_summary : pandas.DataFrame
+        Per level and requirement: clusters and residents affected.
+    status : dict
+        Level -> requirement -> ``ok`` | ``partial`` | ``gap``.
+    gaps : list of str
+        The standard's categories with no usable service.
+    sparse : dict
+        Category -> found, expected, level (see :func:`sparse_categories`).
+    clusters : pandas.DataFrame
+        The cluster table that was scored.
+    warnings : list of str
+        Data caveats, one line each.
     """
 
     standard: Standard
@@ -436,10 +534,33 @@ class Scores:
     warnings: list[str] = field(default_factory=list)
 
     def gap_requirements(self, level: str) -> list[str]:
+        """The requirements of a level with no data at all.
+
+        Parameters
+        ----------
+        level : str
+            A level's key.
+
+        Returns
+        -------
+        list of str
+            Requirement keys.
+        """
         return [k for k, s in self.status[level].items() if s == "gap"]
 
     def worst(self, n: int = N_WORST) -> pd.DataFrame:
-        """Clusters missing something, lowest overall completeness first, then most residents."""
+        """Clusters missing something, lowest overall completeness first, then most residents.
+
+        Parameters
+        ----------
+        n : int
+            How many clusters at most.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows of :attr:`table` with ``cluster_id``, ``name`` and ``population``.
+        """
         t = self.table.copy()
         t["cluster_id"] = self.clusters["cluster_id"].astype(str).to_numpy()
         t["name"] = self.clusters["name"].to_numpy() if "name" in self.clusters else ""
@@ -453,7 +574,13 @@ class Scores:
         return t.head(n)
 
     def grade_counts(self) -> dict[str, dict[str, int]]:
-        """Clusters per grade and level ('none': not scored)."""
+        """Clusters per grade and level.
+
+        Returns
+        -------
+        dict
+            Level -> grade -> clusters; ``none`` counts the clusters not scored.
+        """
         out: dict[str, dict[str, int]] = {}
         for lv in self.standard.levels:
             col = self.table[f"std_{lv.key}_grade"]
@@ -463,7 +590,13 @@ class Scores:
         return out
 
     def grade_population(self) -> dict[str, dict[str, float]]:
-        """Estimated residents per grade and level."""
+        """Estimated residents per grade and level.
+
+        Returns
+        -------
+        dict
+            Level -> grade -> residents (one decimal).
+        """
         pop = pd.to_numeric(self.clusters["population"], errors="coerce").fillna(0).to_numpy()
         out: dict[str, dict[str, float]] = {}
         for lv in self.standard.levels:
@@ -474,7 +607,14 @@ class Scores:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """What summary.json holds under ``scoring``."""
+        """What summary.json holds under ``scoring``.
+
+        Returns
+        -------
+        dict
+            The standard, per-level figures, indicators, grades, data gaps, blind spots and
+            the worst clusters, as plain JSON values.
+        """
         std = self.standard
         levels = []
         for lv in std.levels:
@@ -525,8 +665,8 @@ class Scores:
                 {
                     "cluster_id": r["cluster_id"],
                     "name": r["name"] if isinstance(r["name"], str) else "",
-                    "population": _num(r["population"]),
-                    "completeness": _num(r["std_completeness"]),
+                    "population": as_number(r["population"], 4),
+                    "completeness": as_number(r["std_completeness"], 4),
                     "missing": {
                         lv.key: r[f"std_{lv.key}_missing"]
                         for lv in std.levels
@@ -538,17 +678,9 @@ class Scores:
         }
 
 
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) or math.isinf(f) else round(f, 4)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
-        {k: (_num(v) if isinstance(v, float | np.floating) else v) for k, v in rec.items()}
+        {k: (as_number(v, 4) if isinstance(v, float | np.floating) else v) for k, v in rec.items()}
         for rec in frame.to_dict("records")
     ]
 
@@ -567,9 +699,24 @@ def score(
 ) -> Scores:
     """Score the clusters of a run (with ``<category>_nearest_m`` columns) against a standard.
 
-    ``gaps`` are the categories with no usable service; ``found`` the number of usable
-    services per category (for the sparse check). Clusters not joined to the network
-    (``used`` False) get empty cells and count in no share.
+    Clusters not joined to the network (``used`` False) get empty cells and count in no
+    share.
+
+    Parameters
+    ----------
+    clusters : pandas.DataFrame
+        The cluster table: ``<category>_nearest_m``, and ``used``, ``cluster_id``, ``name``,
+        ``population``, ``area_m2`` where known.
+    standard : circles.standards.Standard
+        The standard to score against.
+    gaps : list or set of str
+        The categories with no usable service.
+    found : Mapping of str to int, optional
+        Usable services per category (for the sparse check).
+
+    Returns
+    -------
+    Scores
     """
     gaps = set(gaps)
     n = len(clusters)
@@ -729,7 +876,20 @@ def _warnings(
 
 
 def with_columns(clusters: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """The cluster table with the ``std_*`` columns of ``table`` (replacing older ones)."""
+    """The cluster table with the ``std_*`` columns of ``table`` (replacing older ones).
+
+    Parameters
+    ----------
+    clusters : pandas.DataFrame or geopandas.GeoDataFrame
+        The cluster table.
+    table : pandas.DataFrame
+        :attr:`Scores.table`, one row per cluster in the same order.
+
+    Returns
+    -------
+    pandas.DataFrame or geopandas.GeoDataFrame
+        Of the same kind as ``clusters``.
+    """
     kept = clusters.drop(columns=[c for c in table.columns if c in clusters.columns])
     joined = pd.concat([kept, table.set_axis(kept.index)], axis=1)
     if hasattr(clusters, "geometry"):

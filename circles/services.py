@@ -20,14 +20,34 @@ _NAME_KEYS = ("name", "name:zh", "name:en")
 class Category:
     """A service category: key, bilingual labels, map style and OSM tag rules.
 
-    ``amap`` holds the AMap/Gaode POI type codes of the same kind of place (for users who
-    bring a POI table), ``amap_note`` how to find it when AMap has no type for it;
-    ``codes_need_name``: a code or tag alone is too broad (050000 for breakfast): the
-    row's name or type must match the category's words too.
-    ``baidu`` holds Baidu POI categories ("医疗;药店": 一级;二级, a prefix of a row's tag) and
-    ``keywords`` plain words that find the category in a table row's name or type text
-    when neither code nor tag does (the ``name~`` rules are tried as well).
-    ``default`` is False for categories measured only when a standard refers to them.
+    Parameters
+    ----------
+    key : str
+        Identifier used in columns (``pharmacy`` gives ``pharmacy_1000m``).
+    zh, en : str
+        Chinese and English labels.
+    color, icon : str
+        Marker colour and Font Awesome/Glyphicon name on the map.
+    rules : tuple of dict
+        OSM tag rules; a feature matching any rule belongs to the category. In a rule,
+        ``key: value`` (or a list of values, or ``"*"``) must hold, ``key!: [values]``
+        excludes, and ``name~: regex`` searches the name tags.
+    amap : tuple of str
+        AMap/Gaode POI type codes of the same kind of place (for users' POI tables).
+    amap_note : str
+        How to find the category in AMap when it has no type for it.
+    codes_need_name : bool
+        A code or tag alone is too broad (050000 for breakfast): the row's name or type
+        must match the category's words too.
+    baidu : tuple of str
+        Baidu POI categories ("医疗;药店": 一级;二级, a prefix of a row's tag).
+    keywords : tuple of str
+        Plain words that find the category in a table row's name or type text when
+        neither code nor tag does (the ``name~`` rules are tried as well).
+    default : bool
+        False for categories measured only when a standard refers to them.
+    note : str
+        Free text shown with the category.
     """
 
     key: str
@@ -46,16 +66,35 @@ class Category:
 
     @property
     def label(self) -> str:
+        """``"<zh> <en>"``, as maps and reports show the category."""
         return f"{self.zh} {self.en}"
 
     def matches(self, tags: dict[str, str]) -> bool:
-        """Whether a feature with these tags belongs to this category."""
+        """Whether a feature with these tags belongs to this category.
+
+        Parameters
+        ----------
+        tags : dict of str to str
+            The feature's OSM tags.
+
+        Returns
+        -------
+        bool
+            True when any of the category's rules matches.
+        """
         return any(_rule_matches(rule, tags) for rule in self.rules)
 
     def word_patterns(self) -> tuple[str, ...]:
-        """Regular expressions that find this category by words alone, for table rows
-        (which have no OSM tags): its ``name~`` rules that ask for no tag (``k!``
-        exclusions are about tags a table row does not have), and its ``keywords``."""
+        """Regular expressions that find this category by words alone, for table rows.
+
+        Table rows have no OSM tags, so these are the ``name~`` rules that ask for no tag
+        (``k!`` exclusions are about tags a row does not have), and the ``keywords``.
+
+        Returns
+        -------
+        tuple of str
+            Patterns for :func:`re.search`; keywords are escaped.
+        """
         out = [
             rule["name~"]
             for rule in self.rules
@@ -87,7 +126,18 @@ def feature_keys(categories: dict[str, Category]) -> tuple[str, ...] | None:
 
     A rule matches only a feature that has each of its keys (``k!`` exclusions aside) or,
     for ``name~``, a name; so reading just the features with one of these keys finds the
-    same services. None when a rule asks for no tag at all: then every feature counts.
+    same services.
+
+    Parameters
+    ----------
+    categories : dict of str to Category
+        The categories measured.
+
+    Returns
+    -------
+    tuple of str or None
+        Sorted tag keys; None when a rule asks for no tag at all (then every feature
+        counts).
     """
     keys: set[str] = set()
     for cat in categories.values():
@@ -110,7 +160,26 @@ def _as_tag_value(v: Any) -> Any:
 
 
 def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
-    """A category from its YAML mapping (the layout of ``data/categories.yaml``)."""
+    """A category from its YAML mapping (the layout of ``data/categories.yaml``).
+
+    Parameters
+    ----------
+    key : str
+        The category's key.
+    spec : dict
+        Its mapping: ``zh``, ``en`` and optionally the other fields of :class:`Category`.
+        YAML booleans in rules (``yes``/``no``) become the OSM strings.
+
+    Returns
+    -------
+    Category
+        The category.
+
+    Raises
+    ------
+    KeyError
+        If ``zh`` or ``en`` is missing.
+    """
     return Category(
         key=key,
         zh=spec["zh"],
@@ -132,7 +201,15 @@ def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
 
 @cache
 def load_catalogue() -> dict[str, Category]:
-    """Every category shipped with the package, including those only standards use."""
+    """Every category shipped with the package, including those only standards use.
+
+    Read once per process (cached).
+
+    Returns
+    -------
+    dict of str to Category
+        By key, in the order of ``data/categories.yaml``.
+    """
     text = resources.files("circles").joinpath("data/categories.yaml").read_text("utf-8")
     raw = safe_load(text)
     return {
@@ -146,6 +223,11 @@ def load_categories() -> dict[str, Category]:
     """The default categories: what a study measures unless it or its standard asks for more.
 
     :func:`load_catalogue` has every category, including those only a standard refers to.
+
+    Returns
+    -------
+    dict of str to Category
+        The categories whose ``default`` is True, by key.
     """
     return {k: c for k, c in load_catalogue().items() if c.default}
 
@@ -153,8 +235,20 @@ def load_categories() -> dict[str, Category]:
 def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -> gpd.GeoDataFrame:
     """One row per (feature, category) it belongs to, located at a representative point.
 
-    A polygon (a park, a market hall) counts at a point inside it. Columns: service_id,
-    category, name, osm_type, osm_id, geometry (same CRS as ``features``).
+    A polygon (a park, a market hall) counts at a point inside it.
+
+    Parameters
+    ----------
+    features : geopandas.GeoDataFrame
+        OSM features with columns name, osm_type, osm_id and tags (dicts).
+    categories : dict of str to Category
+        The categories to look for.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns service_id, category, name, osm_type, osm_id and geometry (same CRS as
+        ``features``); a feature in two categories is two rows.
     """
     import geopandas as gpd
     import numpy as np
@@ -199,8 +293,9 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
         found_idx = np.flatnonzero(hit)
         rows_idx.append(found_idx)
         rows_cat.extend([key] * len(found_idx))
-    rows_idx = np.concatenate(rows_idx) if rows_idx else np.zeros(0, dtype=np.int64)
-    idx = np.asarray(rows_idx, dtype=np.int64)
+    idx = np.asarray(
+        np.concatenate(rows_idx) if rows_idx else np.zeros(0, dtype=np.int64), dtype=np.int64
+    )
     picked = features.iloc[idx]
     geom = picked.geometry.representative_point() if len(picked) else picked.geometry
     out = gpd.GeoDataFrame(

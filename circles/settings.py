@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -45,7 +45,12 @@ ACCESS_FORBIDDEN: frozenset[str] = frozenset({"private", "no"})
 class TagLookup(Protocol):
     """Tags that can be looked up by key: a dict, or pyosmium's tag list."""
 
-    def get(self, key: str, default: str | None = None, /) -> str | None: ...
+    # Two overloads, as dict.get has them: a single signature with an optional default
+    # would not match dict[str, str].
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str, /) -> str | None: ...
 
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
@@ -55,8 +60,17 @@ OSM_COPYRIGHT_URL = "https://www.openstreetmap.org/copyright"
 def is_walkable(tags: TagLookup) -> bool:
     """Whether a way with these tags may be walked (in both directions).
 
-    ``tags`` is a dict or anything with ``get``, such as pyosmium's tag list, which is
-    read in place without copying it.
+    Parameters
+    ----------
+    tags : TagLookup
+        A dict or anything with ``get``, such as pyosmium's tag list, which is read in
+        place without copying it.
+
+    Returns
+    -------
+    bool
+        True for the highways of :data:`WALKABLE_HIGHWAYS`, and for trunk roads with a
+        sidewalk or foot access, unless foot or general access forbids walking.
     """
     highway = tags.get("highway")
     if highway is None:

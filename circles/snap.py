@@ -19,8 +19,19 @@ SAMPLE_SPACING_M = 10.0
 
 @dataclass
 class Attachment:
-    """Where points join the network: edge index, distance along it from ``edge_u``, and the
-    straight-line snap distance. ``used`` is False for points beyond the maximum."""
+    """Where points join the network.
+
+    Parameters
+    ----------
+    edge : numpy.ndarray
+        Index of the nearest edge of each point.
+    offset : numpy.ndarray
+        Distance (m) along that edge from its ``edge_u`` end to the foot of the point.
+    snap_m : numpy.ndarray
+        Straight distance (m) from the point to the edge.
+    used : numpy.ndarray
+        False for points farther than the maximum snap distance (they take no part).
+    """
 
     edge: np.ndarray
     offset: np.ndarray
@@ -31,6 +42,18 @@ class Attachment:
         return len(self.edge)
 
     def subset(self, mask: np.ndarray) -> Attachment:
+        """The attachments selected by ``mask`` (a boolean mask or an index array).
+
+        Parameters
+        ----------
+        mask : numpy.ndarray
+            Which points to keep.
+
+        Returns
+        -------
+        Attachment
+            A new attachment of the selected points, in their order.
+        """
         return Attachment(self.edge[mask], self.offset[mask], self.snap_m[mask], self.used[mask])
 
     def concat(self, other: Attachment) -> Attachment:
@@ -55,7 +78,16 @@ class Attachment:
 
 
 class EdgeIndex:
-    """A KD-tree over points sampled along the edges of a network."""
+    """A KD-tree over points sampled along the edges of a network.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network whose edges points are attached to.
+    spacing : float
+        Distance (m) between samples along an edge; smaller is more candidates per query,
+        never a different answer.
+    """
 
     def __init__(self, network: WalkNetwork, spacing: float = SAMPLE_SPACING_M) -> None:
         from scipy.spatial import cKDTree
@@ -77,7 +109,21 @@ class EdgeIndex:
         self.tree = cKDTree(np.column_stack([sx, sy]), balanced_tree=False, compact_nodes=False)
 
     def attach(self, x: np.ndarray, y: np.ndarray, max_distance_m: float) -> Attachment:
-        """Attach points (network CRS) to their nearest edge, exactly."""
+        """Attach points to their nearest edge, exactly.
+
+        Parameters
+        ----------
+        x, y : numpy.ndarray
+            Point coordinates (m) in the network CRS.
+        max_distance_m : float
+            Points farther from every edge are marked unused.
+
+        Returns
+        -------
+        Attachment
+            Nearest edge, offset and snap distance of every point; ties go to the lowest
+            edge index.
+        """
         net = self.network
         pts = np.column_stack([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
         n = len(pts)
@@ -126,7 +172,20 @@ def _project(
 
 
 def attach_to_nodes(network: WalkNetwork, nodes: np.ndarray) -> Attachment:
-    """Attachments for points that are network nodes themselves (offset and snap zero)."""
+    """Attachments for points that are network nodes themselves (offset and snap zero).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the nodes belong to.
+    nodes : numpy.ndarray
+        Node indices.
+
+    Returns
+    -------
+    Attachment
+        One attachment per node, all used, on one of its edges.
+    """
     nodes = np.asarray(nodes, dtype=np.int64)
     # Any incident edge will do: the offset puts the point exactly on the node.
     edge = network.csr_edge[network.indptr[nodes]]

@@ -33,6 +33,7 @@ def test_run_bundled_district_writes_every_output(tmp_path):
     assert "data gap" in res.output and "Pharmacy" in res.output
 
 
+@pytest.mark.slow
 def test_run_with_minutes_and_another_file(tmp_path, shared_osm):
     out = tmp_path / "bj"
     res = runner.invoke(

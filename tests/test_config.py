@@ -74,7 +74,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path):
 
 
 def test_study_for_run_lays_options_over_the_config(tmp_path):
-    from circles.config import study_for_run
+    from circles.options import study_for_run
 
     osm = tmp_path / "My City 2024.osm.pbf"
     study = study_for_run(osm=osm, minutes=[10, 5], speed=4.8, origins="nodes", k_nearest=3)

@@ -18,8 +18,10 @@ import pytest
 from conftest import ROOT
 from test_outputs import IMG_XSS, SCRIPT_XSS, make_result
 
-from circles.outputs import tables, webmap
+from circles.outputs import columns, webmap
 from circles.services import Category
+
+pytestmark = pytest.mark.slow  # a browser each
 
 CHROMIUM = os.environ.get("CIRCLES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -202,9 +204,9 @@ def test_bundled_map_in_browser(browser, nanjing_result, tmp_path):
         assert result.summary["title"] in title and "GB 50180-2018" in title
 
         # click a used cluster that misses something: popup and walking areas
-        used = result.clusters[tables.used_mask(result.clusters)]
+        used = result.clusters[columns.used_mask(result.clusters)]
         missing = {
-            str(r.cluster_id): tables.missing_categories(result, r) for _, r in used.iterrows()
+            str(r.cluster_id): columns.missing_categories(result, r) for _, r in used.iterrows()
         }
         named = {str(r.cluster_id): bool(str(r["name"] or "").strip()) for _, r in used.iterrows()}
         cid = max(missing, key=lambda c: (bool(missing[c]), named[c], len(missing[c]), c))

@@ -25,7 +25,8 @@ from circles.outputs import (
     REPORT_MD,
     SUMMARY_JSON,
     OutputError,
-    tables,
+    columns,
+    files,
     write_outputs,
 )
 from circles.outputs import report as report_mod
@@ -33,6 +34,7 @@ from circles.outputs.console import summary_table
 from circles.outputs.webmap import build_map
 from circles.result import StudyResult, Threshold
 from circles.services import Category, load_categories
+from circles.settings import OSM_ATTRIBUTION
 from circles.sources.extract import OsmExtract, features_frame
 
 CRS = pyproj.CRS.from_epsg(32650)
@@ -313,7 +315,7 @@ def test_report_data_gap_and_pipes(written, result):
     assert gap_rows, "elder care missing from coverage table"
     assert "数据缺口 data gap" in gap_rows[0]
     assert "0%" not in gap_rows[0]
-    assert "© OpenStreetMap contributors, ODbL 1.0" in text
+    assert OSM_ATTRIBUTION in text  # the credit of circles.settings
     assert r"A\|B 花园" in text  # pipe escaped, newline flattened in a table cell
     assert "POI" in text
 
@@ -385,7 +387,7 @@ def test_refuses_to_replace_foreign_folder(result, tmp_path):
 def test_coverage_falls_back_to_columns(result):
     res = make_result()
     res.summary.pop("coverage")
-    cov = tables.coverage(res)
+    cov = columns.coverage(res)
     assert cov["elder_care"] == {"300m": None, "500m": None, "1000m": None}
     assert cov["market"]["1000m"] == pytest.approx(2 / 3)
 
@@ -402,15 +404,15 @@ def test_category_label_is_escaped():
 
 
 def test_threshold_labels_get_their_distance_once():
-    assert tables.label_zh(Threshold(300.0, "5分钟", "5 min")) == "5分钟 (300米)"
-    assert tables.label_en(Threshold(300.0, "5分钟", "5 min")) == "5 min (300 m)"
-    assert tables.label_zh(Threshold(800.0, "800米", "800 m")) == "800米"
-    assert tables.label_both(Threshold(800.0, "800米", "800 m")) == "800 m"
-    assert tables.label_both(Threshold(300.0, "5分钟 (300米)", "5 min (300 m)")) == (
+    assert columns.label_zh(Threshold(300.0, "5分钟", "5 min")) == "5分钟 (300米)"
+    assert columns.label_en(Threshold(300.0, "5分钟", "5 min")) == "5 min (300 m)"
+    assert columns.label_zh(Threshold(800.0, "800米", "800 m")) == "800米"
+    assert columns.label_both(Threshold(800.0, "800米", "800 m")) == "800 m"
+    assert columns.label_both(Threshold(300.0, "5分钟 (300米)", "5 min (300 m)")) == (
         "5分钟 5 min (300 m)"
     )
-    assert tables.label_both(Threshold(300.0, "5分钟", "5 min")) == "5分钟 5 min (300 m)"
-    assert tables.label_en(Threshold(1000.0, "15分钟 (1000米)", "15 min (1000 m)")) == (
+    assert columns.label_both(Threshold(300.0, "5分钟", "5 min")) == "5分钟 5 min (300 m)"
+    assert columns.label_en(Threshold(1000.0, "15分钟 (1000米)", "15 min (1000 m)")) == (
         "15 min (1000 m)"
     )
 
@@ -418,10 +420,14 @@ def test_threshold_labels_get_their_distance_once():
 def test_csv_defuses_formulas(tmp_path):
     res = make_result()
     res.clusters.loc[0, "name"] = '=HYPERLINK("http://x","y")'
-    tables.write_cluster_csv(res, tmp_path / "c.csv")
+    res.clusters.loc[1, "name"] = "-5"  # a plain number as text: shown, never run
+    res.clusters.loc[2, "name"] = "-1+1"
+    files.write_cluster_csv(res, tmp_path / "c.csv")
     with open(tmp_path / "c.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["name"] == '\'=HYPERLINK("http://x","y")'
+    assert rows[1]["name"] == "-5"  # the shared guard (circles.values.defuse_formula)
+    assert rows[2]["name"] == "'-1+1"
     assert rows[3]["market_300m"] == "-1"  # numbers untouched
 
 

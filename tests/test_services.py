@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pytest
 import shapely
 
 from circles.services import Category, feature_keys, find_services, load_catalogue, load_categories
@@ -84,6 +85,7 @@ def test_yaml_booleans_in_rules_are_osm_strings():
     assert park.matches({"leisure": "park"})
 
 
+@pytest.mark.slow
 def test_vectorised_rules_agree_with_category_matches(shared_osm):
     from circles.sources import read_osm_file
 

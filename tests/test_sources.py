@@ -151,6 +151,7 @@ def shared(request):
     return path, extract, build_network(extract)
 
 
+@pytest.mark.slow
 def test_shared_file_loads_with_plausible_counts(shared):
     path, extract, network = shared
     assert extract.source == str(path)
@@ -196,6 +197,7 @@ def test_bundled_copy_matches_shared_copy(bundled):
     _assert_same_extract(bundled, read_osm_file(OSM_DIR / BUNDLED.name))
 
 
+@pytest.mark.slow
 def test_manhattan_has_pharmacies():
     extract = _load(OSM_DIR / "manhattan-midtown.osm.pbf")
     services = find_services(extract.features, load_categories())
@@ -369,6 +371,7 @@ def test_is_walkable(tags, walkable):
     assert is_walkable(tags) is walkable
 
 
+@pytest.mark.slow
 def test_reading_only_the_categories_keys_finds_the_same_services():
     # Runs without residences read only the features their categories' rules can match.
     cats = load_catalogue()
@@ -383,6 +386,7 @@ def test_reading_only_the_categories_keys_finds_the_same_services():
     )
 
 
+@pytest.mark.slow
 def test_reading_no_features_keeps_the_network():
     extract = read_osm_file(OSM_DIR / "malta-2018.osm.pbf", keys=())
     assert len(extract.features) == 0

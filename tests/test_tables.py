@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from circles import pipeline
 from circles._errors import CirclesError, InputError
 from circles.config import PoiTable, Residences, load_study, study_from_dict
+from circles.outputs.rejected import write_rejected
 from circles.services import load_catalogue, load_categories
 from circles.sources import tables
 from circles.sources.coords import wgs84_to_bd09, wgs84_to_gcj02
@@ -547,6 +548,7 @@ def test_summary_counts_rows_read_used_and_rejected(run_with_bad_rows):
     assert "elder_care" not in result.data_gaps  # the table filled a data gap
 
 
+@pytest.mark.slow
 def test_rejected_rows_csv_via_the_cli(run_with_bad_rows, tmp_path):
     _, path = run_with_bad_rows
     out = tmp_path / "out"
@@ -584,7 +586,7 @@ def test_formula_text_is_defused_in_rejected_rows(tmp_path):
         {**load_study().model_dump(), "pois": [{"file": str(tmp_path / "p.csv")}]}
     )
     result = pipeline.run(study, tables_only=True)
-    tables.write_rejected(result, tmp_path / "r.csv")
+    write_rejected(result, tmp_path / "r.csv")
     text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK(1)" in text
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from circles._errors import ConfigError
 from circles.config import study_from_dict
-from circles.outputs import MAP_HTML, webmap, write_outputs
+from circles.outputs import MAP_HTML, colours, grades, webmap, write_outputs
 from circles.services import Category
 
 GCJ02_HOSTS = ("autonavi", "amap.com", "gaode", "map.qq.com", "gtimg", "tencent")
@@ -146,14 +146,14 @@ def test_grades_shown_when_scoring_provides_them():
     assert "<b>B</b>" not in text
     res = make_result()
     res.scores = pd.DataFrame({"cluster_id": ["R002"], "level": ["达标 meets"]})
-    assert webmap.cluster_grades(res) == {"R002": "达标 meets"}
+    assert grades.cluster_grades(res) == {"R002": "达标 meets"}
 
 
 def test_similar_category_colours_are_made_distinct():
     res = make_result()
     res.categories["pharmacy"] = Category(key="pharmacy", zh="药", en="Ph", color="#2e7d33")
     res.categories["clinic"] = Category(key="clinic", zh="医", en="Cl", color="not a colour")
-    colors = webmap.category_colors(res)
+    colors = colours.category_colors(res)
     assert colors["market"] == "#2e7d32"  # the catalogue's colour when it stands out
     values = list(colors.values())
     rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in values], dtype=float)
@@ -204,13 +204,11 @@ def test_cli_self_contained_and_basemap(tmp_path):
 
 
 def test_every_category_layer_has_a_colour_of_its_own(nanjing_result):
-    from circles.outputs.webmap import _lab, category_colors
-
-    colors = category_colors(nanjing_result)
+    colors = colours.category_colors(nanjing_result)
     assert set(colors) == set(nanjing_result.categories)
-    lab = _lab(list(colors.values()))
+    lab = colours.to_lab(list(colors.values()))
     dist = np.linalg.norm(lab[:, None] - lab[None], axis=2)
     np.fill_diagonal(dist, np.inf)
     assert dist.min() >= 20  # CIELAB ΔE: different at a glance
     # The known conversion: pure red in CIELAB (D65) is about (53.2, 80.1, 67.2).
-    np.testing.assert_allclose(_lab(["#ff0000"])[0], [53.24, 80.09, 67.20], atol=0.3)
+    np.testing.assert_allclose(colours.to_lab(["#ff0000"])[0], [53.24, 80.09, 67.20], atol=0.3)

@@ -83,7 +83,7 @@ def _writers(
     # here so that a tables-only run does not load folium and geopandas.
     rejected = []
     if getattr(result, "rejected", None) is not None:  # the study read tables of its own
-        from circles.sources.tables import write_rejected
+        from circles.outputs.rejected import write_rejected
 
         rejected = [(REJECTED_CSV, write_rejected)]
     from circles.outputs import files
@@ -92,13 +92,13 @@ def _writers(
     light = [(SUMMARY_JSON, files.write_summary), (REACH_PARQUET, files.write_reach)]
     if result.tables_only:
         return [*light, *rejected]
-    from circles.outputs import report, report_html, tables, webmap
+    from circles.outputs import report, report_html, webmap
 
     return [
         *rejected,
         *light,
-        (CLUSTERS_CSV, tables.write_cluster_csv),
-        (GEOPACKAGE, tables.write_geopackage),
+        (CLUSTERS_CSV, files.write_cluster_csv),
+        (GEOPACKAGE, files.write_geopackage),
         (REPORT_MD, report.write_report),
         (REPORT_HTML, report_html.write_html_report),
         (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key, **(map_options or {}))),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from circles.outputs import tables
+from circles.outputs import columns
 from circles.result import StudyResult
+
+if TYPE_CHECKING:
+    from circles.services import Category
+    from circles.standards import Standard
 
 # Short, so that every category stays on one line and the summary fits one screen.
 GAP_TEXT = "缺口 gap"
@@ -19,9 +25,19 @@ def summary_table(result: StudyResult) -> Table:
     Data gaps show as "缺口 gap" (数据缺口, no data) in yellow, never as 0 %. The caption
     counts the inputs: network nodes, clusters, services and what could not join the
     network. One line per category, so that the summary fits one screen.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The run to summarise.
+
+    Returns
+    -------
+    rich.table.Table
+        A row per category: services found, then a share per threshold.
     """
-    n_used_clusters = int(tables.used_mask(result.clusters).sum())
-    n_unused_c, n_unused_s = tables.unsnapped(result)
+    n_used_clusters = int(columns.used_mask(result.clusters).sum())
+    n_unused_c, n_unused_s = columns.unsnapped(result)
     caption = Text(
         f"network 路网 {result.network.n_nodes:,} nodes · "
         f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · "
@@ -45,9 +61,9 @@ def summary_table(result: StudyResult) -> Table:
         head = f"{t.distance_m:g} m" if zh == f"{t.distance_m:g}米" else f"{t.distance_m:g} m\n{zh}"
         table.add_column(head, justify="right", no_wrap=True, min_width=8, max_width=9)
 
-    cov = tables.coverage(result)
-    counts = tables.service_counts(result)
-    gaps = tables.gap_keys(result)
+    cov = columns.coverage(result)
+    counts = columns.service_counts(result)
+    gaps = columns.gap_keys(result)
     for key, cat in result.categories.items():
         found, _used = counts[key]
         cells: list[Text] = [Text(cat.label), Text(f"{found:,}")]
@@ -59,7 +75,7 @@ def summary_table(result: StudyResult) -> Table:
                 cells.append(Text("—", style="dim"))
             else:
                 style = "red" if share < 0.5 else ("green" if share >= 0.9 else "")
-                cells.append(Text(tables.format_share(share), style=style))
+                cells.append(Text(columns.format_share(share), style=style))
         table.add_row(*cells)
     return table
 
@@ -67,8 +83,17 @@ def summary_table(result: StudyResult) -> Table:
 def indicator_table(result: StudyResult) -> Table | None:
     """The district indicators of the study's standard: shares of clusters, area, residents.
 
-    None when the run was not scored. An indicator that needs an item with no data shows
-    "data gap / 数据缺口", never 0 %.
+    An indicator that needs an item with no data shows "data gap / 数据缺口", never 0 %.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A study result, scored or not.
+
+    Returns
+    -------
+    rich.table.Table or None
+        A row per indicator; None when the run was not scored.
     """
     scores = result.scores
     if scores is None:
@@ -98,15 +123,28 @@ def indicator_table(result: StudyResult) -> Table | None:
                 cells.append(Text(GAP_TEXT, style="yellow"))
             else:
                 style = "red" if v < 0.5 else ("green" if v >= 0.9 else "")
-                cells.append(Text(tables.format_share(v), style=style))
+                cells.append(Text(columns.format_share(v), style=style))
         table.add_row(*cells)
     return table
 
 
-def standard_tables(standard) -> list[Table]:
-    """A standard as readable tables: one per level (required ● and optional ○ items, the
-    category that measures each, its distance, OSM tag rules and AMap codes), then the items
-    not assessed, the grades and the indicators."""
+def standard_tables(standard: Standard) -> list[Table]:
+    """A standard as readable tables.
+
+    One table per level (required ● and optional ○ items, the category that measures
+    each, its distance, OSM tag rules and AMap codes, then the items not assessed), then
+    the grades and the indicators.
+
+    Parameters
+    ----------
+    standard : Standard
+        A loaded standard (:mod:`circles.standards`).
+
+    Returns
+    -------
+    list of rich.table.Table
+        The tables, in the order above.
+    """
     out: list[Table] = []
     cats = standard.categories
     for lv in standard.levels:
@@ -175,7 +213,7 @@ def standard_tables(standard) -> list[Table]:
     return out
 
 
-def _rules_text(category) -> str:
+def _rules_text(category: Category) -> str:
     return "; ".join(
         " ".join(
             f"{k}={'|'.join(v) if isinstance(v, list) else v}"
@@ -187,9 +225,23 @@ def _rules_text(category) -> str:
 
 
 def warning_lines(result: StudyResult, most: int = 2) -> list[str]:
-    """The run's warnings for the terminal, short enough for one screen: the data gaps in
-    one line, then at most ``most`` others; every warning is in summary.json and the
-    report."""
+    """The run's warnings for the terminal, short enough for one screen.
+
+    Every warning is in summary.json and the report; the terminal shows the data gaps in
+    one line, then at most ``most`` others.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The run whose warnings are shown.
+    most : int
+        How many warnings other than the data gaps are shown.
+
+    Returns
+    -------
+    list of str
+        The lines to print; a last line counts the warnings left out.
+    """
     summary = result.summary
     gaps = summary.get("data_gaps", [])
     others = [w for w in summary.get("warnings", []) if not w.startswith("data gap:")]

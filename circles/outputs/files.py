@@ -1,4 +1,12 @@
-"""Writers that need no geopandas: the summary and the reach table of a tables-only run."""
+"""The data files of a study: summary.json, reach.parquet, clusters.gpkg and clusters.csv.
+
+The summary and the reach table are all that a tables-only run writes: this module imports
+neither pandas nor geopandas at load time, only the writers that need them do.
+
+The GeoPackage is written in WGS-84 (EPSG:4326) so any GIS, web tool or spreadsheet plug-in
+reads it without a projection step; areas and distances stay in the metre columns computed
+in the study's metric CRS (``area_m2``, ``snap_m``, ``*_nearest_m``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +14,37 @@ import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from circles.result import StudyResult
+from circles.values import defuse_formula
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    import pyarrow as pa
+
+WGS84 = "EPSG:4326"
+GPKG_LAYERS: tuple[str, ...] = ("clusters", "services", "isochrones")
 
 
 def write_summary(result: StudyResult, path: Path) -> Path:
-    """The run summary as pretty JSON, Chinese kept readable."""
+    """The run summary as pretty JSON, Chinese kept readable.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A study result; its ``summary`` is written.
+    path : pathlib.Path
+        The file to write (summary.json); NaN and infinity are written as null.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     text = json.dumps(_finite(result.summary), ensure_ascii=False, indent=2, default=_json_default)
     path.write_text(text + "\n", encoding="utf-8")
     return path
@@ -47,7 +77,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _arrow_column(values: np.ndarray):
+def _arrow_column(values: np.ndarray) -> pa.Array:
     """A numpy column as an Arrow array; NaN floats become nulls (unreachable, not a number).
 
     Numeric columns are wrapped from their buffers: ``pyarrow.array`` would import pandas,
@@ -75,7 +105,20 @@ def _arrow_column(values: np.ndarray):
 
 
 def write_reach(result: StudyResult, path: Path) -> Path:
-    """The reach table as Parquet: one row per origin, NaN distances as nulls."""
+    """The reach table as Parquet: one row per origin, NaN distances as nulls.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A study result; its ``reach`` columns are written (none when it has no reach).
+    path : pathlib.Path
+        The file to write (reach.parquet).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -86,4 +129,139 @@ def write_reach(result: StudyResult, path: Path) -> Path:
     # zstd without dictionaries: a third smaller than the defaults and written faster
     # (86,046 rows x 24 columns: 2.8 MB in 0.036 s, against 4.1 MB in 0.053 s).
     pq.write_table(table, path, compression="zstd", use_dictionary=False)
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# The GeoPackage and the cluster CSV (geopandas and pandas are imported when they are written)
+# ---------------------------------------------------------------------------------------
+
+
+def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns a GeoPackage or CSV can hold: dicts and lists become JSON text."""
+    import geopandas as gpd
+
+    frame = frame.copy()
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    for col in frame.columns:
+        if col == geometry:
+            continue
+        if frame[col].dtype == object:
+            sample = frame[col].dropna()
+            if len(sample) and sample.map(lambda v: isinstance(v, dict | list | tuple)).any():
+                frame[col] = frame[col].map(_json_cell)
+    return frame
+
+
+def _json_cell(value: Any) -> Any:
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def to_wgs84(frame: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """The frame in WGS-84; a frame without a CRS is taken to be in ``crs`` (the network's).
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Clusters, services or isochrones.
+    crs : Any
+        The CRS of a frame that has none (anything pyproj accepts).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy in EPSG:4326.
+    """
+    if frame.crs is None:
+        frame = frame.set_crs(crs)
+    return frame.to_crs(WGS84)
+
+
+def write_geopackage(result: StudyResult, path: Path) -> Path:
+    """clusters, services and isochrones as three layers of one GeoPackage, in WGS-84.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study whose clusters, services and walking areas are written.
+    path : pathlib.Path
+        The file to write (clusters.gpkg); dict and list cells are written as JSON text.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    crs = result.network.crs
+    frames = {
+        "clusters": result.clusters,
+        "services": result.services,
+        "isochrones": result.isochrones,
+    }
+    for layer in GPKG_LAYERS:
+        frame = _plain_columns(to_wgs84(frames[layer], crs))
+        frame = frame.reset_index(drop=True)
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def cluster_table(result: StudyResult) -> pd.DataFrame:
+    """The cluster table without geometry, with lon/lat of a point inside each cluster.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study whose clusters are tabled.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster; ``lon`` and ``lat`` (WGS-84, 6 decimals, NaN for an empty
+        outline) follow the ``used`` column; dict and list cells are JSON text.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    clusters = result.clusters
+    frame = pd.DataFrame(clusters.drop(columns=clusters.geometry.name))
+    points = clusters.geometry.representative_point()
+    points = gpd.GeoSeries(points, crs=clusters.crs or result.network.crs).to_crs(WGS84)
+    lon = np.where(points.is_empty | points.isna(), np.nan, points.x.to_numpy())
+    lat = np.where(points.is_empty | points.isna(), np.nan, points.y.to_numpy())
+    at = list(frame.columns).index("used") + 1 if "used" in frame.columns else len(frame.columns)
+    frame.insert(at, "lon", np.round(lon, 6))
+    frame.insert(at + 1, "lat", np.round(lat, 6))
+    return _plain_columns(frame.reset_index(drop=True))
+
+
+def write_cluster_csv(result: StudyResult, path: Path) -> Path:
+    """The cluster table as CSV, UTF-8 with a BOM so Excel shows Chinese names correctly.
+
+    Text that a spreadsheet would run as a formula (see
+    :func:`circles.values.defuse_formula`) is prefixed with ``'`` so a crafted OSM name
+    cannot run as a spreadsheet formula; numbers are left alone.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study whose clusters are written.
+    path : pathlib.Path
+        The file to write (clusters.csv).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    import pandas as pd
+
+    table = cluster_table(result)
+    for col in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[col]) and not pd.api.types.is_bool_dtype(
+            table[col]
+        ):
+            table[col] = table[col].map(defuse_formula)
+    table.to_csv(path, index=False, encoding="utf-8-sig")
     return path

@@ -20,15 +20,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from circles.outputs import tables
+from circles.outputs import columns
 from circles.result import StudyResult
-from circles.settings import OSM_COPYRIGHT_URL
+from circles.settings import OSM_ATTRIBUTION, OSM_COPYRIGHT_URL
+from circles.values import format_number
 
-ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
+if TYPE_CHECKING:
+    from circles.standards import Requirement
+
 GAP = "数据缺口 data gap"
 N_LEAST = 10
 N_BLIND_ITEMS = 15
@@ -71,6 +74,16 @@ _METHODS = {
 
 @dataclass
 class Link:
+    """A link in running text.
+
+    Parameters
+    ----------
+    text : str
+        The text shown.
+    url : str
+        Where it leads (report.html links only ``http(s)`` addresses).
+    """
+
     text: str
     url: str
 
@@ -80,22 +93,61 @@ Inline = str | Link
 
 @dataclass
 class Heading:
+    """A section heading.
+
+    Parameters
+    ----------
+    level : int
+        2 for a section, 3 for a part of one (1 is the report's title).
+    text : str
+        The heading, plain text.
+    """
+
     level: int
     text: str
 
 
 @dataclass
 class Para:
+    """A paragraph.
+
+    Parameters
+    ----------
+    parts : list of str or Link
+        Plain text and links, joined without spaces.
+    """
+
     parts: list[Inline]
 
 
 @dataclass
 class Bullets:
+    """A bulleted list.
+
+    Parameters
+    ----------
+    items : list of list of str or Link
+        One list of inline parts per bullet.
+    """
+
     items: list[list[Inline]]
 
 
 @dataclass
 class Table:
+    """A table of plain text cells.
+
+    Parameters
+    ----------
+    header : list of str
+        The column headings.
+    rows : list of list
+        The cells; any value, written with ``str`` (None and NaN as nothing).
+    align : str, optional
+        One letter per column, ``l`` (left) or ``r`` (right); by default the first
+        column is left-aligned and the others right-aligned.
+    """
+
     header: list[str]
     rows: list[list[Any]]
     align: str | None = None  # one letter per column: l (left) or r (right)
@@ -103,7 +155,21 @@ class Table:
 
 @dataclass
 class Chart:
-    """A chart: ``kind`` names the drawing (see report_html), ``table`` its numbers."""
+    """A chart: drawn in report.html, shown by its numbers in report.md.
+
+    Parameters
+    ----------
+    kind : str
+        The drawing (see :mod:`circles.outputs.report_html`): ``coverage`` or ``grades``.
+    title : str
+        The caption.
+    data : dict
+        What the drawing needs.
+    table : Table
+        The chart's numbers.
+    alt : str
+        A description for screen readers; the title when empty.
+    """
 
     kind: str
     title: str
@@ -117,11 +183,34 @@ Block = Heading | Para | Bullets | Table | Chart
 
 @dataclass
 class Report:
+    """The report as a document: a title, a subtitle and blocks of plain text.
+
+    Parameters
+    ----------
+    title : str
+        The study's title.
+    subtitle : str
+        What the report is, when it was made and the standard it follows.
+    blocks : list of Heading, Para, Bullets, Table or Chart
+        The content, in order.
+    """
+
     title: str
     subtitle: str
     blocks: list[Block] = field(default_factory=list)
 
     def add(self, *blocks: Block) -> None:
+        """Append blocks to the report.
+
+        Parameters
+        ----------
+        *blocks : Heading, Para, Bullets, Table or Chart
+            The blocks, in order.
+
+        Returns
+        -------
+        None
+        """
         self.blocks.extend(blocks)
 
 
@@ -135,7 +224,18 @@ def _p(*parts: Inline) -> Para:
 
 
 def cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, line breaks flattened."""
+    """Text safe inside a Markdown table cell: pipes escaped, line breaks flattened.
+
+    Parameters
+    ----------
+    value : Any
+        A cell's value.
+
+    Returns
+    -------
+    str
+        The text; empty for None and NaN.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = str(value)
@@ -143,23 +243,8 @@ def cell(value: Any) -> str:
     return text.replace("|", "\\|")
 
 
-def _num(value: Any, digits: int = 0) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value) if value is not None else "—"
-    if math.isnan(v):
-        return "—"
-    return f"{v:,.{digits}f}"
-
-
-def _metres(value: Any) -> str:
-    text = _num(value)
-    return text if text == "—" else f"{text} m"
-
-
 def _share(value: float | None) -> str:
-    return GAP if value is None else tables.format_share(value)
+    return GAP if value is None else columns.format_share(value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,18 +256,19 @@ def _data_section(result: StudyResult) -> list[Block]:
     s = result.summary
     net = dict(result.network.stats)
     net.update(s.get("network") or {})
-    n_unused_c, n_unused_s = tables.unsnapped(result)
+    n_unused_c, n_unused_s = columns.unsnapped(result)
     clusters = result.clusters
     method = s.get("residence_method") or (
         ", ".join(sorted(set(clusters["method"].astype(str)))) if len(clusters) else "—"
     )
     pop = clusters["population"].astype(float).sum() if len(clusters) else 0.0
     items: list[list[Inline]] = [[f"数据来源 Source: {s.get('source', '—')}"]]
+    n_nodes = format_number(net.get("nodes", result.network.n_nodes))
+    n_edges = format_number(net.get("edges", result.network.n_edges))
     items.append(
         [
-            f"步行网络 Walking network: {_num(net.get('nodes', result.network.n_nodes))} "
-            f"节点 nodes, {_num(net.get('edges', result.network.n_edges))} 路段 edges, "
-            f"{_num(net.get('length_km'), 1)} km"
+            f"步行网络 Walking network: {n_nodes} 节点 nodes, {n_edges} 路段 edges, "
+            f"{format_number(net.get('length_km'), 1)} km"
         ]
     )
     share = net.get("share_nodes_dropped")
@@ -191,7 +277,7 @@ def _data_section(result: StudyResult) -> list[Block]:
             [
                 f"不连通的路网碎片（已去除）Disconnected fragments dropped: "
                 f"{float(share) * 100:.1f}% 节点 of nodes "
-                f"({_num(net.get('components'))} 个连通分量 components)"
+                f"({format_number(net.get('components'))} 个连通分量 components)"
             ]
         )
     items.append(
@@ -221,10 +307,11 @@ def _data_section(result: StudyResult) -> list[Block]:
         if k not in _SHOWN and not isinstance(v, dict | list | tuple)
     }
     if extra:
-        text = ", ".join(f"{_INPUT_LABELS.get(k, k)}: {_num(v)}" for k, v in extra.items())
+        shown = [f"{_INPUT_LABELS.get(k, k)}: {format_number(v)}" for k, v in extra.items()]
+        text = ", ".join(shown)
         items.append([f"其他输入 Other inputs: {text}"])
-    counts = tables.service_counts(result)
-    gaps = tables.gap_keys(result)
+    counts = columns.service_counts(result)
+    gaps = columns.gap_keys(result)
     sparse = _sparse(result)
     rows = []
     for key, cat in result.categories.items():
@@ -244,7 +331,7 @@ def _sparse(result: StudyResult) -> dict[str, dict[str, Any]]:
 
 
 def _gaps_section(result: StudyResult) -> list[Block]:
-    gaps = [k for k in result.categories if k in tables.gap_keys(result)]
+    gaps = [k for k in result.categories if k in columns.gap_keys(result)]
     sparse = _sparse(result)
     out: list[Block] = [Heading(2, "数据缺口 Data gaps")]
     if not gaps and not sparse:
@@ -336,8 +423,8 @@ def _indicators_section(result: StudyResult) -> list[Block]:
         if ind.sparse:
             note_parts.append("数据偏少 few in the data: " + ", ".join(ind.sparse))
         strict = (
-            f"{tables.format_share(ind.clusters_strict)} / "
-            f"{tables.format_share(ind.population_strict)}"
+            f"{columns.format_share(ind.clusters_strict)} / "
+            f"{columns.format_share(ind.population_strict)}"
             if ind.clusters_strict is not None
             else "—"
         )
@@ -379,10 +466,10 @@ def _indicators_section(result: StudyResult) -> list[Block]:
 
 
 def _coverage_section(result: StudyResult) -> list[Block]:
-    cov = tables.coverage(result)
-    gaps = tables.gap_keys(result)
-    n_used = int(tables.used_mask(result.clusters).sum())
-    header = ["服务类别 Category"] + [tables.label_both(t) for t in result.thresholds]
+    cov = columns.coverage(result)
+    gaps = columns.gap_keys(result)
+    n_used = int(columns.used_mask(result.clusters).sum())
+    header = ["服务类别 Category"] + [columns.label_both(t) for t in result.thresholds]
     rows = []
     bars = []
     for key, cat in result.categories.items():
@@ -395,7 +482,7 @@ def _coverage_section(result: StudyResult) -> list[Block]:
             if key in gaps:
                 row.append(GAP)
             else:
-                row.append("—" if value is None else tables.format_share(value))
+                row.append("—" if value is None else columns.format_share(value))
         rows.append(row)
         bars.append({"label": cat.label, "gap": key in gaps, "values": values})
     table = Table(header, rows)
@@ -404,7 +491,7 @@ def _coverage_section(result: StudyResult) -> list[Block]:
         "各类服务的步行覆盖率 Coverage by category and walking distance",
         {
             "rows": bars,
-            "series": [tables.label_both(t) for t in result.thresholds],
+            "series": [columns.label_both(t) for t in result.thresholds],
         },
         table,
         alt="Share of connected clusters reaching each category within each threshold",
@@ -435,8 +522,8 @@ def _distribution_section(result: StudyResult) -> list[Block]:
         comp = scores.table[f"std_{lv.key}_completeness"].dropna()
         rows.append(
             [f"{lv.zh} {lv.en}"]
-            + [f"{c[g]} ({_num(pops[lv.key][g])})" for g in grades]
-            + [c["none"], tables.format_share(float(comp.mean())) if len(comp) else "—"]
+            + [f"{c[g]} ({format_number(pops[lv.key][g])})" for g in grades]
+            + [c["none"], columns.format_share(float(comp.mean())) if len(comp) else "—"]
         )
         bars.append({"label": f"{lv.zh} {lv.en}", "counts": [c[g] for g in grades]})
     legend = "; ".join(
@@ -473,27 +560,27 @@ def _least_served_section(result: StudyResult) -> list[Block]:
     """The least-served clusters: by the standard when scored, else by the categories."""
     if result.scores is not None:
         return _worst_scored_section(result)
-    top = tables.largest(result)
-    avail = tables.available_keys(result)
-    clusters = result.clusters[tables.used_mask(result.clusters)]
+    top = columns.largest(result)
+    avail = columns.available_keys(result)
+    clusters = result.clusters[columns.used_mask(result.clusters)]
     out: list[Block] = [
-        Heading(2, f"最欠缺的小区 Least-served clusters ({tables.label_both(top)})")
+        Heading(2, f"最欠缺的小区 Least-served clusters ({columns.label_both(top)})")
     ]
     if len(clusters) == 0 or not avail:
         out.append(_p("无可比较的小区。No connected cluster to compare."))
         return out
     records = []
     for _, row in clusters.iterrows():
-        missing = tables.missing_categories(result, row)
+        missing = columns.missing_categories(result, row)
         pop = pd.to_numeric(row.get("population"), errors="coerce")
         records.append((len(avail) - len(missing), -(0.0 if pd.isna(pop) else pop), row, missing))
     records = [r for r in records if r[3]]
     if not records:
         out.append(
             _p(
-                f"每个接入路网的小区在{tables.label_zh(top)}内都能到达所有有数据的服务类别。 "
+                f"每个接入路网的小区在{columns.label_zh(top)}内都能到达所有有数据的服务类别。 "
                 f"Every connected cluster reaches every category with data within "
-                f"{tables.label_en(top)}."
+                f"{columns.label_en(top)}."
             )
         )
         return out
@@ -501,9 +588,9 @@ def _least_served_section(result: StudyResult) -> list[Block]:
     n = min(N_LEAST, len(records))
     out.append(
         _p(
-            f"{tables.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
+            f"{columns.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
             f" The {n} clusters reaching the fewest categories within "
-            f"{tables.label_en(top)}, most populous first among ties."
+            f"{columns.label_en(top)}, most populous first among ties."
         )
     )
     rows = []
@@ -513,7 +600,7 @@ def _least_served_section(result: StudyResult) -> list[Block]:
             [
                 row.get("cluster_id"),
                 row.get("name") or "—",
-                _num(row.get("population")),
+                format_number(row.get("population")),
                 f"{reached}/{len(avail)}",
                 miss_text or "—",
             ]
@@ -576,8 +663,8 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
             [
                 r["cluster_id"],
                 r["name"] if isinstance(r["name"], str) and r["name"] else "—",
-                _num(r["population"]),
-                tables.format_share(float(r["std_completeness"])),
+                format_number(r["population"]),
+                columns.format_share(float(r["std_completeness"])),
                 " / ".join(parts),
             ]
         )
@@ -597,20 +684,20 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
     return out
 
 
-def _req_near(row: pd.Series, req) -> str:
+def _req_near(row: pd.Series, req: Requirement) -> str:
     vals = []
     for c in req.categories:
-        v = pd.to_numeric(row.get(tables.nearest_column(c)), errors="coerce")
+        v = pd.to_numeric(row.get(columns.nearest_column(c)), errors="coerce")
         vals.append(math.inf if pd.isna(v) else float(v))
     if not vals:
         return "—"
     v = min(vals) if req.match == "any" else max(vals)
-    return "不可达 unreachable" if math.isinf(v) else _metres(v)
+    return "不可达 unreachable" if math.isinf(v) else columns.format_metres(v)
 
 
 def _near(row: pd.Series, key: str) -> str:
-    value = row.get(tables.nearest_column(key))
-    text = _metres(value)
+    value = row.get(columns.nearest_column(key))
+    text = columns.format_metres(value)
     return "不可达 unreachable" if text == "—" else text
 
 
@@ -641,10 +728,10 @@ def _blind_spots_section(result: StudyResult) -> list[Block]:
             [
                 f"{lv.zh} {lv.en}",
                 f"{req.zh} {req.en}",
-                _metres(req.distance_m),
+                columns.format_metres(req.distance_m),
                 int(r["clusters"]),
-                _num(r["population"]),
-                tables.format_share(r["share_population"])
+                format_number(r["population"]),
+                columns.format_share(r["share_population"])
                 if pd.notna(r["share_population"])
                 else "—",
             ]
@@ -678,11 +765,13 @@ def _blind_spots_section(result: StudyResult) -> list[Block]:
             [
                 r["cluster_id"],
                 r["name"] or "—",
-                _num(r["population"]),
+                format_number(r["population"]),
                 f"{lv.zh}",
                 f"{r['zh']} {r['en']}",
-                "不可达 unreachable" if near is None or pd.isna(near) else _metres(near),
-                _metres(r["distance_m"]),
+                "不可达 unreachable"
+                if near is None or pd.isna(near)
+                else columns.format_metres(near),
+                columns.format_metres(r["distance_m"]),
             ]
         )
     out.append(
@@ -753,7 +842,7 @@ def _standard_section(result: StudyResult) -> list[Block]:
                     r.mark,
                     r.item or r.zh,
                     osm,
-                    _metres(r.distance_m),
+                    columns.format_metres(r.distance_m),
                     r.clause or lv.clause,
                     amap,
                     _status_text(scores.status[lv.key][r.key]),
@@ -788,7 +877,7 @@ def _method_section(result: StudyResult) -> list[Block]:
     study = result.study
     snap = (result.summary.get("snap") or {}).get("max_distance_m", study.snap.max_distance_m)
     res = study.residences
-    thresholds = ", ".join(tables.label_both(t) for t in result.thresholds)
+    thresholds = ", ".join(columns.label_both(t) for t in result.thresholds)
     th = study.thresholds
     speed = (
         f"步行速度 {th.speed_kmh:g} km/h 把分钟换算为距离。Minutes become metres at "
@@ -808,9 +897,9 @@ def _method_section(result: StudyResult) -> list[Block]:
         ],
         [
             f"接入路网 Snapping: 小区与设施以直线连接到最近的道路，"
-            f"超过 {_num(snap)} m 的不计入（数量见上）。 "
+            f"超过 {format_number(snap)} m 的不计入（数量见上）。 "
             f"Clusters and services join the nearest street in a straight line; those farther "
-            f"than {_num(snap)} m are left out (counted above)."
+            f"than {format_number(snap)} m are left out (counted above)."
         ],
         [f"步行阈值 Thresholds (GB 50180-2018 生活圈): {thresholds}. {speed}"],
         [
@@ -874,7 +963,18 @@ def _method_section(result: StudyResult) -> list[Block]:
 
 
 def build_report(result: StudyResult) -> Report:
-    """The report as a document: the same content for report.md and report.html."""
+    """The report as a document: the same content for report.md and report.html.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A study result, scored or not (the sections about the standard need scores).
+
+    Returns
+    -------
+    Report
+        The document.
+    """
     s = result.summary
     title = s.get("title") or result.study.display_title
     subtitle = (
@@ -899,9 +999,9 @@ def build_report(result: StudyResult) -> Report:
     doc.add(Heading(2, "数据版权 Attribution"))
     doc.add(
         _p(
-            f"地图数据 Map data {ATTRIBUTION} (",
+            f"地图数据 Map data {OSM_ATTRIBUTION}: ",
             Link(OSM_COPYRIGHT_URL, OSM_COPYRIGHT_URL),
-            ").",
+            ".",
         )
     )
     return doc
@@ -931,6 +1031,18 @@ def _md_table(t: Table) -> list[str]:
 
 
 def to_markdown(doc: Report) -> str:
+    """The document as Markdown; a chart is shown by its table, which follows it.
+
+    Parameters
+    ----------
+    doc : Report
+        A document from :func:`build_report`.
+
+    Returns
+    -------
+    str
+        The Markdown text.
+    """
     lines = [f"# {doc.title}", "", doc.subtitle, ""]
     for b in doc.blocks:
         if isinstance(b, Heading):
@@ -948,10 +1060,35 @@ def to_markdown(doc: Report) -> str:
 
 
 def render_report(result: StudyResult) -> str:
-    """The report as Markdown text."""
+    """The report as Markdown text.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study to report on.
+
+    Returns
+    -------
+    str
+        The text of report.md.
+    """
     return to_markdown(build_report(result))
 
 
 def write_report(result: StudyResult, path: Path) -> Path:
+    """Write report.md.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study to report on.
+    path : pathlib.Path
+        Where report.md goes (UTF-8 text).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path.write_text(render_report(result), encoding="utf-8")
     return path

@@ -25,6 +25,7 @@ from circles.outputs.report import (
     build_report,
 )
 from circles.result import StudyResult
+from circles.settings import OSM_ATTRIBUTION
 
 _FONT = (
     "system-ui, -apple-system, 'Segoe UI', 'PingFang SC', 'Hiragino Sans GB', "
@@ -109,7 +110,20 @@ def _table(t: Table) -> str:
 
 
 def text_width(text: str, size: float = 12.0) -> float:
-    """A generous estimate of the width of ``text`` in pixels (CJK glyphs are square)."""
+    """A generous estimate of the width of ``text`` in pixels (CJK glyphs are square).
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    size : float
+        The font size in pixels.
+
+    Returns
+    -------
+    float
+        The width in pixels.
+    """
     wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
     return size * (wide + 0.62 * (len(text) - wide))
 
@@ -120,7 +134,19 @@ def _svg_text(x: float, y: float, text: str, **attrs: Any) -> str:
 
 
 def coverage_svg(data: dict[str, Any]) -> str:
-    """Horizontal bars: per category, one bar per threshold (share of clusters, 0-100%)."""
+    """Horizontal bars: per category, one bar per threshold (share of clusters, 0-100%).
+
+    Parameters
+    ----------
+    data : dict
+        ``rows`` (each with ``label``, ``gap`` and a share or None per threshold in
+        ``values``) and ``series`` (the thresholds' labels).
+
+    Returns
+    -------
+    str
+        An inline SVG element; every text in it is escaped.
+    """
     rows = data["rows"]
     series = data["series"]
     pad, bar_w, bar_h, gap, top = 12, 420, 7, 8, 34
@@ -197,7 +223,19 @@ def coverage_svg(data: dict[str, Any]) -> str:
 
 
 def grades_svg(data: dict[str, Any]) -> str:
-    """One 100% stacked bar per level: the share of scored clusters in each grade."""
+    """One 100% stacked bar per level: the share of scored clusters in each grade.
+
+    Parameters
+    ----------
+    data : dict
+        ``rows`` (each with ``label`` and a cluster count per grade in ``counts``) and
+        ``grades`` (the grades, best first).
+
+    Returns
+    -------
+    str
+        An inline SVG element; every text in it is escaped.
+    """
     rows = data["rows"]
     grades = list(data["grades"])
     bar_w, bar_h, gap, top = 460, 22, 12, 34
@@ -279,7 +317,18 @@ def _chart(c: Chart) -> str:
 
 
 def to_html(doc: Report) -> str:
-    """The document as a self-contained HTML page."""
+    """The document as a self-contained HTML page.
+
+    Parameters
+    ----------
+    doc : Report
+        A document from :func:`circles.outputs.report.build_report`.
+
+    Returns
+    -------
+    str
+        The page, with a table of contents and inline charts; no scripts.
+    """
     body: list[str] = []
     toc: list[str] = []
     n = 0
@@ -309,16 +358,41 @@ def to_html(doc: Report) -> str:
         f'<header><h1>{_e(doc.title)}</h1><p class="sub">{_e(doc.subtitle)}</p></header>\n'
         f'<nav class="toc">{"".join(toc)}</nav>\n'
         + "\n".join(body)
-        + "\n<footer>circles · © OpenStreetMap contributors, ODbL 1.0</footer>\n"
+        + f"\n<footer>circles · {_e(OSM_ATTRIBUTION)}</footer>\n"
         "</main>\n</body>\n</html>\n"
     )
 
 
 def render_html(result: StudyResult) -> str:
-    """The report of ``result`` as a self-contained HTML page."""
+    """The report of ``result`` as a self-contained HTML page.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study to report on, scored or not.
+
+    Returns
+    -------
+    str
+        The text of report.html.
+    """
     return to_html(build_report(result))
 
 
 def write_html_report(result: StudyResult, path: Path) -> Path:
+    """Write report.html.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The study to report on, scored or not.
+    path : pathlib.Path
+        Where report.html goes; the page opens offline.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path.write_text(render_html(result), encoding="utf-8")
     return path

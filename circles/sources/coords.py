@@ -32,8 +32,15 @@ Any other coordinate system is given as an EPSG code (``EPSG:4490`` for CGCS2000
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+# What the transforms return: floats for scalar input, else arrays of the input's shape.
+LonLat = tuple[Any, Any]
+_Pair = tuple[np.ndarray, np.ndarray]
 
 A = 6378245.0  # Krasovsky 1940 semi-major axis, as used by GCJ-02
 EE = 0.00669342162296594323  # its first eccentricity squared
@@ -85,6 +92,21 @@ def normalize_crs(text: str) -> str:
 
     Case, dashes and underscores are ignored for the named systems (``GCJ-02``, ``bd09ll``,
     ``WGS 84``); any CRS pyproj knows by an EPSG code is accepted as ``EPSG:<code>``.
+
+    Parameters
+    ----------
+    text : str
+        A name or alias (``amap``, ``baidu``, ``gps`` ...) or an EPSG code.
+
+    Returns
+    -------
+    str
+        The canonical name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an EPSG code pyproj does not know.
     """
     raw = str(text).strip()
     key = re.sub(r"[\s_\-:.]", "", raw.lower())
@@ -105,8 +127,19 @@ def normalize_crs(text: str) -> str:
     )
 
 
-def in_china(lon, lat) -> np.ndarray:
-    """Whether points lie where Chinese providers shift coordinates (see the module doc)."""
+def in_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
+    """Whether points lie where Chinese providers shift coordinates (see the module doc).
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Points in degrees (broadcast together).
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans of the broadcast shape.
+    """
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
 
@@ -140,7 +173,7 @@ def _offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dlon, dlat
 
 
-def _arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(lon: ArrayLike, lat: ArrayLike) -> _Pair:
     """Flat float copies (the shape is restored by :func:`_result`)."""
     lon, lat = np.broadcast_arrays(
         np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
@@ -148,7 +181,7 @@ def _arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon.ravel().copy(), lat.ravel().copy()
 
 
-def _result(lon: np.ndarray, lat: np.ndarray, like):
+def _result(lon: np.ndarray, lat: np.ndarray, like: tuple[ArrayLike, ArrayLike]) -> LonLat:
     """Floats for scalar input, else arrays of the input's shape."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in like))
     if shape == ():
@@ -156,8 +189,19 @@ def _result(lon: np.ndarray, lat: np.ndarray, like):
     return lon.reshape(shape), lat.reshape(shape)
 
 
-def wgs84_to_gcj02(lon, lat):
-    """WGS-84 to GCJ-02 (AMap, Tencent). Points outside China are returned unchanged."""
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> LonLat:
+    """WGS-84 to GCJ-02 (AMap, Tencent). Points outside China are returned unchanged.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
+    """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
@@ -167,7 +211,13 @@ def wgs84_to_gcj02(lon, lat):
     return _result(lon, lat, like)
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray, start=None, tol: float = 1e-10):
+def _invert(
+    forward: Callable[[np.ndarray, np.ndarray], _Pair],
+    lon: np.ndarray,
+    lat: np.ndarray,
+    start: _Pair | None = None,
+    tol: float = 1e-10,
+) -> _Pair:
     """Solve forward(w) = (lon, lat) by fixed-point iteration (forward is close to a shift)."""
     wlon, wlat = (lon.copy(), lat.copy()) if start is None else start
     for _ in range(30):
@@ -190,11 +240,21 @@ def _gcj_forward(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x + dx, y + dy
 
 
-def gcj02_to_wgs84(lon, lat):
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> LonLat:
     """GCJ-02 to WGS-84 by iterative inversion (error < 1e-10°, i.e. well under 1 mm).
 
     The answer is the WGS-84 point the forward transform sends to the input: shifted if
     that point lies in China, else the input itself (so round trips hold at the border).
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
     """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
@@ -218,8 +278,19 @@ def _bd_to_gcj_approx(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def gcj02_to_bd09(lon, lat):
-    """GCJ-02 to BD-09 (Baidu's formula). Points outside China are returned unchanged."""
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> LonLat:
+    """GCJ-02 to BD-09 (Baidu's formula). Points outside China are returned unchanged.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
+    """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
@@ -231,9 +302,21 @@ def _bd_inverse(blon: np.ndarray, blat: np.ndarray) -> tuple[np.ndarray, np.ndar
     return _invert(_gcj_to_bd, blon, blat, start=_bd_to_gcj_approx(blon, blat))
 
 
-def bd09_to_gcj02(lon, lat):
-    """BD-09 to GCJ-02, the closed-form inverse refined by iteration (error < 1e-10°);
-    unchanged unless the GCJ-02 point lies in China."""
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> LonLat:
+    """BD-09 to GCJ-02: the closed-form inverse refined by iteration (error < 1e-10°).
+
+    Unchanged unless the GCJ-02 point lies in China.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
+    """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     near = np.flatnonzero(_near_china(lon, lat))
@@ -243,8 +326,19 @@ def bd09_to_gcj02(lon, lat):
     return _result(lon, lat, like)
 
 
-def wgs84_to_bd09(lon, lat):
-    """WGS-84 to BD-09 (through GCJ-02). Points outside China are returned unchanged."""
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> LonLat:
+    """WGS-84 to BD-09 (through GCJ-02). Points outside China are returned unchanged.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
+    """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     inside = in_china(lon, lat)
@@ -253,9 +347,21 @@ def wgs84_to_bd09(lon, lat):
     return _result(lon, lat, like)
 
 
-def bd09_to_wgs84(lon, lat):
-    """BD-09 to WGS-84 (through GCJ-02, both inverted iteratively); unchanged unless the
-    WGS-84 point lies in China."""
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> LonLat:
+    """BD-09 to WGS-84 (through GCJ-02, both inverted iteratively).
+
+    Unchanged unless the WGS-84 point lies in China.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        Longitude and latitude in degrees (broadcast together).
+
+    Returns
+    -------
+    lon, lat : float or numpy.ndarray
+        Floats for scalar input, else arrays of the input's shape.
+    """
     like = (lon, lat)
     lon, lat = _arrays(lon, lat)
     near = np.flatnonzero(_near_china(lon, lat))
@@ -265,10 +371,27 @@ def bd09_to_wgs84(lon, lat):
     return _result(lon, lat, like)
 
 
-def to_wgs84(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates in ``crs`` (see :func:`normalize_crs`) as WGS-84 longitude, latitude.
+def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str) -> _Pair:
+    """Coordinates in ``crs`` as WGS-84 longitude, latitude.
 
     Non-finite input stays non-finite; nothing is raised for a point outside China.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Coordinates (longitude, latitude for the named systems).
+    crs : str
+        Anything :func:`normalize_crs` accepts.
+
+    Returns
+    -------
+    lon, lat : numpy.ndarray
+        Flat float arrays.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``crs``.
     """
     crs = normalize_crs(crs)
     x, y = _arrays(x, y)
@@ -288,8 +411,26 @@ def to_wgs84(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
     return lon, lat
 
 
-def from_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 longitude, latitude in ``crs``: the inverse of :func:`to_wgs84`."""
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> LonLat:
+    """WGS-84 longitude, latitude in ``crs``: the inverse of :func:`to_wgs84`.
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        WGS-84 degrees.
+    crs : str
+        Anything :func:`normalize_crs` accepts.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        Flat arrays in ``crs``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``crs``.
+    """
     crs = normalize_crs(crs)
     lon, lat = _arrays(lon, lat)
     if crs == "wgs84":
@@ -304,7 +445,23 @@ def from_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_geographic(crs: str) -> bool:
-    """Whether ``crs`` holds longitude/latitude in degrees (the named ones always do)."""
+    """Whether ``crs`` holds longitude/latitude in degrees (the named ones always do).
+
+    Parameters
+    ----------
+    crs : str
+        Anything :func:`normalize_crs` accepts.
+
+    Returns
+    -------
+    bool
+        True for wgs84, gcj02, bd09 and geographic EPSG systems.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``crs``.
+    """
     crs = normalize_crs(crs)
     if crs in NAMED:
         return True

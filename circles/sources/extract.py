@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,8 +35,22 @@ FEATURE_KEYS: tuple[str, ...] = (
 class OsmExtract:
     """Walkable ways as flat arrays, plus candidate features with their tags.
 
-    Way ``i`` is ``node_ids[way_ptr[i]:way_ptr[i+1]]`` with coordinates ``lon``/``lat`` in
-    WGS-84. ``features`` has columns osm_type, osm_id, name, tags (dict) and geometry.
+    Parameters
+    ----------
+    way_ids : numpy.ndarray
+        OSM id of each way (a way split at missing nodes appears once per piece).
+    way_ptr : numpy.ndarray
+        Way ``i`` is ``node_ids[way_ptr[i]:way_ptr[i+1]]``.
+    node_ids : numpy.ndarray
+        OSM node ids of the ways, way after way.
+    lon, lat : numpy.ndarray
+        WGS-84 coordinates of those nodes.
+    features : geopandas.GeoDataFrame
+        Candidate features: columns osm_type, osm_id, name, tags (dict) and geometry.
+    source : str
+        Where the data came from (a path, ``place: ...``), for messages.
+    n_broken_areas : int
+        Areas that could not be assembled (members outside a clipped extract).
     """
 
     way_ids: np.ndarray
@@ -50,13 +64,32 @@ class OsmExtract:
 
     @property
     def n_ways(self) -> int:
+        """Number of ways (pieces of ways)."""
         return len(self.way_ptr) - 1
 
 
 def features_frame(
-    osm_type: list[str], osm_id: list[int], tags: list[dict[str, str]], geometry: list
+    osm_type: list[str], osm_id: list[int], tags: list[dict[str, str]], geometry: list[Any]
 ) -> GeoDataFrame:
-    """Build the feature table in WGS-84, with the name taken from the usual name tags."""
+    """Build the feature table in WGS-84, with the name taken from the usual name tags.
+
+    Parameters
+    ----------
+    osm_type : list of str
+        ``node``, ``way`` or ``relation`` per feature.
+    osm_id : list of int
+        OSM id per feature.
+    tags : list of dict
+        Tags per feature.
+    geometry : list of shapely.Geometry
+        Geometry per feature, in WGS-84.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns osm_type, osm_id, name (``name``, else ``name:zh``, else ``name:en``, else
+        empty), tags and geometry.
+    """
     import pandas as pd
     from geopandas import GeoDataFrame
 
@@ -73,12 +106,28 @@ def features_frame(
     )
 
 
-def clip_extract(extract: OsmExtract, polygon) -> OsmExtract:
-    """Keep the way pieces and features inside ``polygon`` (WGS-84), splitting ways at its edge."""
+def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
+    """Keep the way pieces and features inside ``polygon``, splitting ways at its edge.
+
+    Parameters
+    ----------
+    extract : OsmExtract
+        The extract to clip.
+    polygon : shapely.Polygon or shapely.MultiPolygon
+        The area to keep, in WGS-84.
+
+    Returns
+    -------
+    OsmExtract
+        Runs of at least two consecutive nodes inside the polygon, each a way of its
+        own, and the features that intersect it.
+    """
     import shapely
 
     inside = shapely.contains_xy(polygon, extract.lon, extract.lat)
-    way_ids, ptr, keep = [], [0], []
+    way_ids: list[int] = []
+    ptr: list[int] = [0]
+    keep: list[int] = []
     for i in range(extract.n_ways):
         a, b = extract.way_ptr[i], extract.way_ptr[i + 1]
         start = None

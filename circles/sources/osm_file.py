@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import osmium
+from osmium.osm import Area, Node, Relation, Way
 
 from circles._errors import CirclesError, InputError
 from circles.settings import PACKAGE_DIR, is_walkable
@@ -30,6 +31,7 @@ from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame
 
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
+    from osmium.osm import mutable
 
 OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz", ".xml", ".osm.xml")
 
@@ -42,8 +44,8 @@ def _check_path(path: Path) -> None:
         raise InputError(f"{path}: not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}")
 
 
-# A feature as read: (osm_type, osm_id, tags, (lon, lat) of a node or WKB of an area).
-_Feature = tuple[str, int, dict[str, str], "bytes | tuple[float, float]"]
+# A feature as read: (osm_type, osm_id, tags, (lon, lat) of a node or hex WKB of an area).
+_Feature = tuple[str, int, dict[str, str], "str | tuple[float, float]"]
 
 
 @dataclass
@@ -59,10 +61,28 @@ class _Parsed:
 def read_osm_file(path: str | Path, keys: Sequence[str] | None = None) -> OsmExtract:
     """Read walkable ways and candidate features from a local OSM file.
 
-    ``keys``: keep only the features with one of these tag keys (by default
-    :data:`FEATURE_KEYS`, all that services and residences need). A run that needs only
-    services passes the keys of its categories' rules, and skips buildings and land use,
-    which are most of the areas to assemble.
+    An unsorted file (an editor's export) is read through a sorted temporary copy, since
+    libosmium assembles areas only from sorted files.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``.osm``, ``.osm.pbf``, ``.osm.bz2`` or ``.osm.gz`` file.
+    keys : sequence of str, optional
+        Keep only the features with one of these tag keys (by default
+        :data:`~circles.sources.extract.FEATURE_KEYS`, all that services and residences
+        need). A run that needs only services passes the keys of its categories' rules,
+        and skips buildings and land use, which are most of the areas to assemble.
+
+    Returns
+    -------
+    OsmExtract
+        The walkable ways and the features, in WGS-84.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not named like an OSM file, or cannot be read.
     """
     path = Path(path)
     _check_path(path)
@@ -77,6 +97,13 @@ class PendingRead:
     caller's own threads. The request goes as an argument, the reply comes back as a
     pickle on a pipe.
     Use it as a context manager so that the worker stops if the caller fails first.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The OSM file, already checked.
+    keys : sequence of str or None
+        As for :func:`read_osm_file`.
     """
 
     def __init__(self, path: Path, keys: Sequence[str] | None) -> None:
@@ -96,7 +123,20 @@ class PendingRead:
         )
 
     def result(self) -> OsmExtract:
-        """Wait for the worker; raise the error it met, or return the extract."""
+        """Wait for the worker; raise the error it met, or return the extract.
+
+        Returns
+        -------
+        OsmExtract
+            The same extract :func:`read_osm_file` returns.
+
+        Raises
+        ------
+        CirclesError
+            The user's error the worker met (a broken file), as it was raised there.
+        RuntimeError
+            If the worker process itself failed (it could not start or crashed).
+        """
         out, err = self._proc.communicate()
         if self._proc.returncode != 0:
             last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
@@ -121,7 +161,22 @@ class PendingRead:
 def start_reading(path: str | Path, keys: Sequence[str] | None = None) -> PendingRead:
     """Start :func:`read_osm_file` in a worker process and return at once.
 
-    A missing or misnamed file is reported here, before the worker starts.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The OSM file.
+    keys : sequence of str, optional
+        As for :func:`read_osm_file`.
+
+    Returns
+    -------
+    PendingRead
+        The running read; its ``result()`` waits for the extract.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or misnamed: reported here, before the worker starts.
     """
     path = Path(path)
     _check_path(path)
@@ -129,7 +184,15 @@ def start_reading(path: str | Path, keys: Sequence[str] | None = None) -> Pendin
 
 
 def serve_worker(request: str, reply_to: Any) -> None:
-    """The worker's side of :class:`PendingRead`: read, and reply with a pickle."""
+    """The worker's side of :class:`PendingRead`: read, and reply with a pickle.
+
+    Parameters
+    ----------
+    request : str
+        JSON ``[path, keys]`` (keys may be null).
+    reply_to : binary file
+        Where the pickled ``("ok", parsed)`` or ``("error", CirclesError)`` goes.
+    """
     path, keys = json.loads(request)
     try:
         reply: tuple[str, Any] = ("ok", _parse(Path(path), keys))
@@ -189,13 +252,14 @@ def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
     try:
         for obj in processor:
             # Tags are looked up in place (C++) and copied to a dict only for features:
-            # copying every object's tags took half of the read.
-            if obj.is_node():
+            # copying every object's tags took half of the read. isinstance is what
+            # obj.is_node() and the like test, and tells the type checker the type.
+            if isinstance(obj, Node):
                 # Nodes pass the filter for their highway tag too (crossings, signals).
                 if obj.location.valid() and any(k in obj.tags for k in keys):
                     loc = obj.location
                     feats.append(("node", obj.id, dict(obj.tags), (loc.lon, loc.lat)))
-            elif obj.is_way():
+            elif isinstance(obj, Way):
                 if not is_walkable(obj.tags):
                     continue
                 # Split at nodes without a location (clipped extracts) rather than drop.
@@ -207,7 +271,7 @@ def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
                         add_run(obj.id, run)
                         run = []
                 add_run(obj.id, run)
-            elif obj.is_area():
+            elif isinstance(obj, Area):
                 if not any(k in obj.tags for k in keys):
                     continue
                 tags = dict(obj.tags)
@@ -263,24 +327,32 @@ def _sorted_copy(path: Path, tmpdir: Path) -> Path:
     """
     from osmium.osm import mutable
 
-    nodes, ways, rels = [], [], []
+    nodes: list[mutable.Node] = []
+    ways: list[mutable.Way] = []
+    rels: list[mutable.Relation] = []
     for obj in osmium.FileProcessor(str(path)):
         tags = dict(obj.tags)
-        if obj.is_node():
+        if isinstance(obj, Node):
             loc = (obj.location.lon, obj.location.lat) if obj.location.valid() else None
             if loc is not None:
                 nodes.append(mutable.Node(id=obj.id, location=loc, tags=tags))
-        elif obj.is_way():
+        elif isinstance(obj, Way):
             ways.append(mutable.Way(id=obj.id, nodes=[n.ref for n in obj.nodes], tags=tags))
-        elif obj.is_relation():
+        elif isinstance(obj, Relation):
             members = [(m.type, m.ref, m.role) for m in obj.members]
             rels.append(mutable.Relation(id=obj.id, members=members, tags=tags))
     out = tmpdir / "sorted.osm.pbf"
     with osmium.SimpleWriter(str(out)) as writer:
-        for n in sorted(nodes, key=lambda o: o.id):
+        for n in sorted(nodes, key=_mutable_id):
             writer.add_node(n)
-        for w in sorted(ways, key=lambda o: o.id):
+        for w in sorted(ways, key=_mutable_id):
             writer.add_way(w)
-        for r in sorted(rels, key=lambda o: o.id):
+        for r in sorted(rels, key=_mutable_id):
             writer.add_relation(r)
     return out
+
+
+def _mutable_id(obj: mutable.OSMObject) -> int:
+    # Every object above was made with the id of the one it copies; pyosmium's type says
+    # an id may be unset.
+    return obj.id if obj.id is not None else 0

@@ -24,6 +24,11 @@ def walk_filter() -> str:
 
     Overpass cannot say "access=private unless foot=yes" or "trunk only with a sidewalk",
     so the filter is a superset and ``_extract`` checks each way with is_walkable.
+
+    Returns
+    -------
+    str
+        An osmnx ``custom_filter``.
     """
     highways = "|".join(sorted(WALKABLE_HIGHWAYS | CONDITIONAL_HIGHWAYS))
     return f'["highway"~"^({highways})$"]["foot"!~"^(no|private)$"]'
@@ -100,7 +105,25 @@ def _tags() -> dict[str, bool]:
 
 
 def from_place(name: str) -> OsmExtract:
-    """Walking network and features of a named place (geocoded by Nominatim)."""
+    """Walking network and features of a named place (geocoded by Nominatim).
+
+    Parameters
+    ----------
+    name : str
+        A place Nominatim knows, such as ``"Xuanwu District, Nanjing"``.
+
+    Returns
+    -------
+    OsmExtract
+        The same shape as a local file's read.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the service cannot be reached (offline): use a local file with ``--osm``.
+    InputError
+        If the query returns no usable data.
+    """
     import osmnx as ox
 
     _keep_walk_tags()
@@ -112,7 +135,25 @@ def from_place(name: str) -> OsmExtract:
 
 
 def from_bbox(bbox: tuple[float, float, float, float]) -> OsmExtract:
-    """Walking network and features of a box (west, south, east, north)."""
+    """Walking network and features of a box.
+
+    Parameters
+    ----------
+    bbox : tuple of float
+        (west, south, east, north) in WGS-84 degrees.
+
+    Returns
+    -------
+    OsmExtract
+        The same shape as a local file's read.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the service cannot be reached (offline): use a local file with ``--osm``.
+    InputError
+        If the query returns no usable data.
+    """
     import osmnx as ox
 
     _keep_walk_tags()
@@ -124,7 +165,25 @@ def from_bbox(bbox: tuple[float, float, float, float]) -> OsmExtract:
 
 
 def from_polygon(polygon: Any) -> OsmExtract:
-    """Walking network and features inside a WGS-84 polygon."""
+    """Walking network and features inside a polygon.
+
+    Parameters
+    ----------
+    polygon : shapely.Polygon or shapely.MultiPolygon
+        The area, in WGS-84.
+
+    Returns
+    -------
+    OsmExtract
+        The same shape as a local file's read.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the service cannot be reached (offline): use a local file with ``--osm``.
+    InputError
+        If the query returns no usable data.
+    """
     import osmnx as ox
 
     _keep_walk_tags()

@@ -26,21 +26,29 @@ Errors in a file raise :class:`StandardError` with one line naming the file and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from circles._errors import CirclesError
 from circles._yaml import safe_load
-from circles.services import Category, category_from_spec, load_catalogue
+from circles.standards.model import (
+    CHECK_ERROR,
+    Grade,
+    Indicator,
+    Level,
+    NotAssessed,
+    Requirement,
+    Standard,
+    validation_context,
+)
 
 DEFAULT_STANDARD = "gb50180-2018"
-_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _MAX_EXTENDS = 8
 
 __all__ = [
@@ -64,329 +72,40 @@ class StandardError(CirclesError):
 
 
 # ---------------------------------------------------------------------------------------
-# The file layout (validated with pydantic; unknown fields are errors, so typos show up)
-# ---------------------------------------------------------------------------------------
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Bilingual(_Spec):
-    zh: str
-    en: str
-
-
-class _Source(_Spec):
-    document: str
-    number: str
-    year: int
-    issuer: str | None = None
-    clauses: list[str] = Field(default_factory=list)
-    url: str | None = None
-    related: list[str] = Field(default_factory=list)
-
-
-class _Grade(_Spec):
-    grade: str = Field(min_length=1, max_length=3)
-    min_share: float = Field(ge=0.0, le=1.0)
-    zh: str = ""
-    en: str = ""
-
-
-class _Requirement(_Spec):
-    category: str | None = None
-    any_of: list[str] | None = None
-    all_of: list[str] | None = None
-    required: bool = True
-    item: str = ""
-    group: str | None = None
-    zh: str | None = None
-    en: str | None = None
-    distance_m: float | None = Field(None, gt=0)
-    clause: str | None = None
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> _Requirement:
-        given = [k for k in ("category", "any_of", "all_of") if getattr(self, k) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give only one of category, any_of, all_of (got {', '.join(given)})")
-        for k in ("any_of", "all_of"):
-            if getattr(self, k) is not None and not getattr(self, k):
-                raise ValueError(f"{k} must list at least one category")
-        return self
-
-
-class _NotAssessed(_Spec):
-    item: str
-    required: bool = True
-    group: str | None = None
-    reason: str
-    clause: str | None = None
-
-
-class _Level(_Spec):
-    zh: str
-    en: str
-    distance_m: float = Field(gt=0)
-    distance_note: str | None = None
-    population: tuple[int, int] | None = None
-    includes: list[str] = Field(default_factory=list)
-    clause: str | None = None
-    requirements: dict[str, _Requirement | None] = Field(default_factory=dict)
-    not_assessed: list[_NotAssessed] = Field(default_factory=list)
-
-
-class _Indicator(_Spec):
-    zh: str
-    en: str
-    levels: list[str] | None = None
-    level: str | None = None
-    requirements: list[str] | None = None
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _kind(self) -> _Indicator:
-        if self.levels is not None and (self.level is not None or self.requirements):
-            raise ValueError("give either levels (complete levels) or level and requirements")
-        if self.levels is None and (self.level is None or not self.requirements):
-            raise ValueError("give levels, or a level and its requirements")
-        return self
-
-
-class _Category(_Spec):
-    zh: str
-    en: str
-    color: str | None = None
-    icon: str | None = None
-    rules: list[dict[str, Any]] = Field(min_length=1)
-    amap: list[str] = Field(default_factory=list)
-    amap_note: str | None = None
-    note: str | None = None
-    default: bool = False
-
-
-class _Standard(_Spec):
-    key: str = Field(pattern=_KEY)
-    extends: str | None = None
-    title: _Bilingual
-    summary: _Bilingual | None = None
-    source: _Source
-    grades: list[_Grade] = Field(min_length=1)
-    levels: dict[str, _Level | None] = Field(min_length=1)
-    indicators: dict[str, _Indicator | None] = Field(default_factory=dict)
-    categories: dict[str, _Category] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------
-# The resolved standard
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grade:
-    """A grade (A-E) and the smallest completeness share that earns it."""
-
-    grade: str
-    min_share: float
-    zh: str = ""
-    en: str = ""
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A facility a level asks for, measured by one or more categories.
-
-    ``match`` is ``one`` (a single category), ``any`` (reached when any of ``categories`` is
-    within ``distance_m``) or ``all`` (every one of them must be).
-    """
-
-    key: str
-    zh: str
-    en: str
-    categories: tuple[str, ...]
-    match: Literal["one", "any", "all"]
-    required: bool
-    distance_m: float
-    item: str = ""
-    group: str = ""
-    clause: str = ""
-    note: str = ""
-
-    @property
-    def mark(self) -> str:
-        """● for a facility that must be provided, ○ for an optional one."""
-        return "●" if self.required else "○"
-
-    @property
-    def label(self) -> str:
-        return f"{self.zh} {self.en}"
-
-
-@dataclass(frozen=True)
-class NotAssessed:
-    """A facility of the document that location data cannot measure, and why."""
-
-    item: str
-    required: bool
-    reason: str
-    group: str = ""
-    clause: str = ""
-
-    @property
-    def mark(self) -> str:
-        return "●" if self.required else "○"
-
-
-@dataclass(frozen=True)
-class Level:
-    """One level of a standard (a 15-minute circle, say) with its walking distance."""
-
-    key: str
-    zh: str
-    en: str
-    distance_m: float
-    requirements: tuple[Requirement, ...]
-    includes: tuple[str, ...] = ()
-    not_assessed: tuple[NotAssessed, ...] = ()
-    distance_note: str = ""
-    population: tuple[int, int] | None = None
-    clause: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.zh} {self.en} ({self.distance_m:g} m)"
-
-    @property
-    def required(self) -> tuple[Requirement, ...]:
-        return tuple(r for r in self.requirements if r.required)
-
-    @property
-    def optional(self) -> tuple[Requirement, ...]:
-        return tuple(r for r in self.requirements if not r.required)
-
-    def requirement(self, key: str) -> Requirement:
-        for r in self.requirements:
-            if r.key == key:
-                return r
-        raise KeyError(key)
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """A district indicator: complete levels, or the requirements of one level all met."""
-
-    key: str
-    zh: str
-    en: str
-    levels: tuple[str, ...] = ()
-    level: str = ""
-    requirements: tuple[str, ...] = ()
-    note: str = ""
-
-    @property
-    def is_complete(self) -> bool:
-        return bool(self.levels)
-
-
-@dataclass(frozen=True)
-class Standard:
-    """A resolved standard: levels from the largest distance down, and its categories."""
-
-    key: str
-    title_zh: str
-    title_en: str
-    source: dict[str, Any]
-    grades: tuple[Grade, ...]
-    levels: tuple[Level, ...]
-    indicators: tuple[Indicator, ...]
-    categories: dict[str, Category]
-    summary_zh: str = ""
-    summary_en: str = ""
-    notes: tuple[str, ...] = ()
-    origin: str = "built-in"
-    extends: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def title(self) -> str:
-        return f"{self.title_zh} {self.title_en}"
-
-    @property
-    def citation(self) -> str:
-        """The document, its number and year: what a reader needs to look it up."""
-        s = self.source
-        return f"{s['document']} ({s['number']}, {s['year']})"
-
-    def describe(self) -> dict[str, Any]:
-        """What summary.json says about the standard (``title`` is one display line)."""
-        return {
-            "key": self.key,
-            "title": f"{self.title_zh} {self.title_en} ({self.source['number']})",
-            "zh": self.title_zh,
-            "en": self.title_en,
-            "number": self.source["number"],
-            "year": self.source["year"],
-            "origin": self.origin,
-            "extends": list(self.extends),
-        }
-
-    def level(self, key: str) -> Level:
-        for lv in self.levels:
-            if lv.key == key:
-                return lv
-        raise KeyError(key)
-
-    def category_keys(self) -> list[str]:
-        """Every category a requirement of the standard refers to, in first-use order."""
-        seen: dict[str, None] = {}
-        for lv in self.levels:
-            for r in lv.requirements:
-                for c in r.categories:
-                    seen.setdefault(c, None)
-        return list(seen)
-
-    def chain(self, key: str) -> list[str]:
-        """The level and every level it includes (directly or not), in order."""
-        out: list[str] = []
-        todo = [key]
-        while todo:
-            k = todo.pop(0)
-            if k not in out:
-                out.append(k)
-                todo.extend(self.level(k).includes)
-        return out
-
-    def grade_of(self, share: float | None) -> str | None:
-        """The grade of a completeness share; None for an unknown share."""
-        if share is None or share != share:  # NaN
-            return None
-        for g in self.grades:
-            if share >= g.min_share - 1e-9:
-                return g.grade
-        return self.grades[-1].grade
-
-
-# ---------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------
 
 
-def _builtin_dir():
+def _builtin_dir() -> Traversable:
     return resources.files("circles").joinpath("standards")
 
 
 @cache
 def builtin_names() -> tuple[str, ...]:
-    """The names of the standards shipped with the package."""
+    """The names of the standards shipped with the package.
+
+    Returns
+    -------
+    tuple of str
+        Sorted, e.g. ``("complete-community-2020", "gb50180-2018", "mofcom-2021")``.
+    """
     names = [p.name[: -len(".yaml")] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml")]
     return tuple(sorted(names))
 
 
 def is_path_like(text: str) -> bool:
-    """Whether a ``standard:`` value names a file rather than a built-in standard."""
+    """Whether a ``standard:`` value names a file rather than a built-in standard.
+
+    Parameters
+    ----------
+    text : str
+        A ``standard:`` value or ``--standard`` option.
+
+    Returns
+    -------
+    bool
+        True for a ``.yaml``/``.yml`` name or anything with a path separator.
+    """
     return text.lower().endswith((".yaml", ".yml")) or "/" in text or "\\" in text
 
 
@@ -479,7 +198,26 @@ def _resolve_raw(
 
 
 def load_standard(spec: str | Path = DEFAULT_STANDARD, base_dir: Path | None = None) -> Standard:
-    """A built-in standard by name, or a standard file (relative paths from ``base_dir``)."""
+    """Load a built-in standard by name, or a standard file with its ``extends`` chain.
+
+    Parameters
+    ----------
+    spec : str or pathlib.Path
+        A built-in name (see :func:`builtin_names`) or the path of a ``.yaml`` file.
+    base_dir : pathlib.Path, optional
+        What a relative path is relative to (a study file's folder); default: the working
+        directory.
+
+    Returns
+    -------
+    Standard
+
+    Raises
+    ------
+    StandardError
+        An unknown name, a missing file, or a mistake in a file: one line naming the file
+        and the field.
+    """
     raw, where, parents = _resolve_raw(spec, base_dir, ())
     return standard_from_dict(raw, origin=where, extends=parents)
 
@@ -487,189 +225,48 @@ def load_standard(spec: str | Path = DEFAULT_STANDARD, base_dir: Path | None = N
 def standard_from_dict(
     raw: dict[str, Any], origin: str = "standard", extends: tuple[str, ...] = ()
 ) -> Standard:
-    """Validate a standard's mapping and resolve it against the category catalogue."""
+    """Validate a standard's mapping against the category catalogue.
+
+    Parameters
+    ----------
+    raw : dict
+        The layout of a standard file (an ``extends`` field is ignored: merge first).
+    origin : str
+        Where the mapping comes from, for messages and :attr:`Standard.origin`.
+    extends : tuple of str
+        The standards it was merged onto, nearest first.
+
+    Returns
+    -------
+    Standard
+        Validated against the built-in catalogue and the categories ``raw`` defines.
+
+    Raises
+    ------
+    StandardError
+        When ``raw`` is malformed: its first mistake, as one line naming ``origin`` and the
+        field at fault.
+    """
     raw = {k: v for k, v in raw.items() if k != "extends"}
     try:
-        spec = _Standard.model_validate(raw)
+        context = validation_context(raw, origin=origin, extends=extends)
+        return Standard.model_validate(raw, context=context)
     except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        msg = first["msg"].removeprefix("Value error, ")
-        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise StandardError(
-            f"{origin}: field '{loc}': {msg}{more} "
-            "(see `circles standards show gb50180-2018` for the layout)"
-        ) from None
-    return _resolve(spec, origin, extends, raw)
+        raise _one_line(e, origin) from None
 
 
-def _fail(origin: str, what: str) -> StandardError:
-    return StandardError(f"{origin}: {what}")
-
-
-def _resolve(
-    spec: _Standard, origin: str, extends: tuple[str, ...], raw: dict[str, Any]
-) -> Standard:
-    catalogue = dict(load_catalogue())
-    for key, cat in spec.categories.items():
-        if not re.match(_KEY, key):
-            raise _fail(origin, f"category key '{key}' must use letters, digits, - _ .")
-        catalogue[key] = category_from_spec(key, cat.model_dump())
-
-    levels: list[Level] = []
-    level_specs = {k: v for k, v in spec.levels.items() if v is not None}
-    if not level_specs:
-        raise _fail(origin, "field 'levels': a standard needs at least one level")
-    for lkey, lv in level_specs.items():
-        if not re.match(_KEY, lkey):
-            raise _fail(origin, f"level key '{lkey}' must use letters, digits, - _ .")
-        for inc in lv.includes:
-            if inc not in level_specs:
-                raise _fail(
-                    origin,
-                    f"field 'levels.{lkey}.includes': unknown level '{inc}' "
-                    f"(levels: {', '.join(level_specs)})",
-                )
-        reqs: list[Requirement] = []
-        for rkey, r in lv.requirements.items():
-            if r is None:
-                continue
-            where = f"field 'levels.{lkey}.requirements.{rkey}'"
-            if r.any_of is not None:
-                cats, match = tuple(r.any_of), "any"
-            elif r.all_of is not None:
-                cats, match = tuple(r.all_of), "all"
-            else:
-                cats, match = (r.category or rkey,), "one"
-            for c in cats:
-                if c not in catalogue:
-                    raise _fail(
-                        origin,
-                        f"{where}: unknown category '{c}' (see `circles categories`, or define "
-                        "it under 'categories:' with zh, en and rules)",
-                    )
-            first = catalogue[cats[0]]
-            reqs.append(
-                Requirement(
-                    key=rkey,
-                    zh=r.zh
-                    or (first.zh if match == "one" else " / ".join(catalogue[c].zh for c in cats)),
-                    en=r.en
-                    or (first.en if match == "one" else " / ".join(catalogue[c].en for c in cats)),
-                    categories=cats,
-                    match=match,  # type: ignore[arg-type]
-                    required=r.required,
-                    distance_m=float(r.distance_m or lv.distance_m),
-                    item=r.item,
-                    group=r.group or "",
-                    clause=r.clause or lv.clause or "",
-                    note=r.note or "",
-                )
-            )
-        levels.append(
-            Level(
-                key=lkey,
-                zh=lv.zh,
-                en=lv.en,
-                distance_m=float(lv.distance_m),
-                requirements=tuple(reqs),
-                includes=tuple(lv.includes),
-                not_assessed=tuple(
-                    NotAssessed(
-                        item=n.item,
-                        required=n.required,
-                        reason=n.reason,
-                        group=n.group or "",
-                        clause=n.clause or "",
-                    )
-                    for n in lv.not_assessed
-                ),
-                distance_note=lv.distance_note or "",
-                population=tuple(lv.population) if lv.population else None,  # type: ignore[arg-type]
-                clause=lv.clause or "",
-            )
-        )
-    # Largest distance first (stable for ties), as the documents list them.
-    order = {lv.key: i for i, lv in enumerate(levels)}
-    levels.sort(key=lambda lv: (-lv.distance_m, order[lv.key]))
-    _check_no_cycle(levels, origin)
-
-    grades = sorted(
-        (Grade(g.grade, g.min_share, g.zh, g.en) for g in spec.grades),
-        key=lambda g: -g.min_share,
+def _one_line(error: ValidationError, origin: str) -> StandardError:
+    """The first error of a validation, as one line naming the file and the field."""
+    errors = error.errors()
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if first["type"] == CHECK_ERROR:  # a cross-field check: its message says it all
+        loc = ".".join(str(p) for p in (*first["loc"], *first["ctx"]["at"]))
+        field = f"field '{loc}': " if loc else ""
+        return StandardError(f"{origin}: {field}{first['msg']}{more}")
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    return StandardError(
+        f"{origin}: field '{loc}': {msg}{more} "
+        "(see `circles standards show gb50180-2018` for the layout)"
     )
-    if grades[-1].min_share > 0:
-        raise _fail(origin, "field 'grades': the lowest grade must have min_share: 0")
-
-    by_key = {lv.key: lv for lv in levels}
-    indicators: list[Indicator] = []
-    for ikey, ind in spec.indicators.items():
-        if ind is None:
-            continue
-        where = f"field 'indicators.{ikey}'"
-        if ind.levels is not None:
-            for lk in ind.levels:
-                if lk not in by_key:
-                    raise _fail(origin, f"{where}: unknown level '{lk}'")
-            indicators.append(
-                Indicator(ikey, ind.zh, ind.en, levels=tuple(ind.levels), note=ind.note or "")
-            )
-            continue
-        if ind.level not in by_key:
-            raise _fail(origin, f"{where}: unknown level '{ind.level}'")
-        rkeys = {r.key for r in by_key[ind.level].requirements}
-        for rk in ind.requirements or ():
-            if rk not in rkeys:
-                raise _fail(
-                    origin,
-                    f"{where}: level '{ind.level}' has no requirement '{rk}' "
-                    f"(it has: {', '.join(sorted(rkeys))})",
-                )
-        indicators.append(
-            Indicator(
-                ikey,
-                ind.zh,
-                ind.en,
-                level=ind.level or "",
-                requirements=tuple(ind.requirements or ()),
-                note=ind.note or "",
-            )
-        )
-
-    standard = Standard(
-        key=spec.key,
-        title_zh=spec.title.zh,
-        title_en=spec.title.en,
-        source=spec.source.model_dump(),
-        grades=tuple(grades),
-        levels=tuple(levels),
-        indicators=tuple(indicators),
-        categories={},
-        summary_zh=spec.summary.zh if spec.summary else "",
-        summary_en=spec.summary.en if spec.summary else "",
-        notes=tuple(spec.notes),
-        origin=origin,
-        extends=extends,
-        raw=raw,
-    )
-    cats = {k: catalogue[k] for k in standard.category_keys()}
-    object.__setattr__(standard, "categories", cats)
-    return standard
-
-
-def _check_no_cycle(levels: list[Level], origin: str) -> None:
-    by_key = {lv.key: lv for lv in levels}
-    state: dict[str, int] = {}
-
-    def visit(k: str, path: tuple[str, ...]) -> None:
-        if state.get(k) == 2:
-            return
-        if state.get(k) == 1:
-            raise _fail(origin, f"levels include each other in a loop: {' -> '.join((*path, k))}")
-        state[k] = 1
-        for inc in by_key[k].includes:
-            visit(inc, (*path, k))
-        state[k] = 2
-
-    for lv in levels:
-        visit(lv.key, ())

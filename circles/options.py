@@ -1,0 +1,407 @@
+"""The options of ``circles run``, each declared once with the study field it sets.
+
+The command line is generated from :data:`RUN_OPTIONS`, and :func:`study_for_run` lays
+the given options over a study by their fields, so an option never has to be written
+three times (a CLI parameter, a keyword, a patch). ``--set FIELD=VALUE`` reaches any
+other field of the study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from circles._errors import ConfigError
+from circles.config import Study, load_study, study_from_dict
+
+__all__ = ["RUN_OPTIONS", "Option", "parse_assignment", "study_for_run"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of ``circles run``.
+
+    Attributes
+    ----------
+    name : str
+        The keyword (``max_snap``); the flag is the same with dashes (``--max-snap``).
+    help : str
+        The help text.
+    fields : tuple of str
+        The study fields the option sets, dotted (``snap.max_distance_m``);
+        ``pois[].crs`` sets the field in every POI table. Empty for options of the run
+        itself (``--out``, ``--cache-dir``).
+    kind : type
+        What the command line takes: ``str``, ``float``, ``int``, ``Path`` or ``bool``.
+    parse : callable, optional
+        Turns the command line's value into the field's (``"300,500"`` → ``[300, 500]``).
+    clears : tuple of str
+        Fields reset to their defaults when the option is given (``--minutes`` clears
+        ``thresholds.distances_m``).
+    requires : tuple of str
+        Options of which at least one must be given too.
+    group : str, optional
+        Options of one group exclude each other (``--osm``, ``--place``, ``--bbox``).
+    flag : str, optional
+        A flag declaration other than ``--<name>`` (``--self-contained/--cdn``).
+    many : bool
+        The option may be repeated; its value is a list.
+    """
+
+    name: str
+    help: str
+    fields: tuple[str, ...] = ()
+    kind: type = str
+    parse: Callable[[Any], Any] | None = None
+    clears: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    group: str | None = None
+    flag: str | None = None
+    many: bool = False
+
+    @property
+    def flags(self) -> str:
+        """The flag as the command line spells it."""
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def first_flag(self) -> str:
+        """The flag without its negative form (``--self-contained``)."""
+        return self.flags.split("/")[0]
+
+
+def _numbers(flag: str, example: str) -> Callable[[Any], list[float]]:
+    def parse(value: Any) -> list[float]:
+        if not isinstance(value, str):
+            return [float(v) for v in value]
+        try:
+            return [float(v) for v in value.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise ConfigError(
+                f"{flag} '{value}': give numbers separated by commas, e.g. {example}"
+            ) from None
+
+    return parse
+
+
+def _keys(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return list(value)
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def _path(value: Any) -> Path:
+    return Path(value).resolve()
+
+
+def _paths(value: Any) -> list[dict[str, Any]]:
+    return [{"file": Path(p).resolve()} for p in value]
+
+
+def _standard(value: Any) -> str | None:
+    from circles.standards import is_path_like
+
+    if value.lower() == "none":
+        return None
+    return str(Path(value).resolve()) if is_path_like(value) else value
+
+
+RUN_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "osm",
+        "local OSM file (.osm, .osm.pbf, .osm.bz2, .osm.gz)",
+        ("source.osm",),
+        Path,
+        _path,
+        clears=("source",),
+        group="source",
+    ),
+    Option(
+        "place",
+        "place name, downloaded online",
+        ("source.place",),
+        clears=("source",),
+        group="source",
+    ),
+    Option(
+        "bbox",
+        "west,south,east,north in degrees, downloaded online",
+        ("source.bbox",),
+        parse=_numbers("--bbox", "118.77,32.03,118.80,32.05"),
+        clears=("source",),
+        group="source",
+    ),
+    Option("boundary", "GeoJSON polygon: clip the study to it", ("boundary",), Path, _path),
+    Option("out", "output folder; default: <output_dir>/<study name>", kind=Path),
+    Option(
+        "thresholds",
+        "distances in metres, e.g. 300,500,1000",
+        ("thresholds.distances_m",),
+        parse=_numbers("--thresholds", "300,500,1000"),
+        clears=("thresholds.minutes",),
+    ),
+    Option(
+        "minutes",
+        "walking minutes, e.g. 5,10,15 (with --speed)",
+        ("thresholds.minutes",),
+        parse=_numbers("--minutes", "5,10,15"),
+        clears=("thresholds.distances_m",),
+    ),
+    Option("speed", "walking speed, km/h (default 4)", ("thresholds.speed_kmh",), float),
+    Option(
+        "residence_method",
+        "residence clusters: auto, landuse, buildings or grid",
+        ("residences.method",),
+    ),
+    Option(
+        "pois",
+        "a POI table of your own (CSV, XLSX, GeoJSON, GeoPackage); repeatable; replaces "
+        "the config's pois",
+        ("pois",),
+        Path,
+        _paths,
+        many=True,
+    ),
+    Option(
+        "pois_crs",
+        "coordinates of --pois: wgs84 (default), gcj02 (AMap), bd09 (Baidu), EPSG:<code>",
+        ("pois[].crs",),
+        requires=("pois",),
+    ),
+    Option(
+        "pois_mode",
+        "merge (OSM plus the tables, default) or replace (the tables only)",
+        ("pois_mode",),
+    ),
+    Option(
+        "residences",
+        "a 小区 table (points or polygons, households or population)",
+        ("residences.file",),
+        Path,
+        _path,
+        clears=("residences.columns", "residences.crs", "residences.encoding"),
+    ),
+    Option(
+        "residences_crs",
+        "coordinates of --residences (like --pois-crs)",
+        ("residences.crs",),
+        requires=("residences",),
+    ),
+    Option(
+        "encoding",
+        "text encoding of the CSV tables given here; default: detected",
+        ("pois[].encoding", "residences.encoding"),
+        requires=("pois", "residences"),
+    ),
+    Option(
+        "max_snap",
+        "points farther from a street are not used (m)",
+        ("snap.max_distance_m",),
+        float,
+    ),
+    Option(
+        "categories",
+        "category keys, e.g. market,pharmacy (default: all)",
+        ("categories",),
+        parse=_keys,
+    ),
+    Option(
+        "isochrone_method",
+        "network (faithful, default), convex or concave",
+        ("isochrones.method",),
+    ),
+    Option(
+        "origins",
+        "origins: clusters (default), nodes (every street node) or grid",
+        ("reach.origins",),
+    ),
+    Option("tables_only", "write only reach.parquet and summary.json", kind=bool),
+    Option(
+        "k_nearest",
+        "also the distances to the k nearest per category",
+        ("reach.k_nearest",),
+        int,
+    ),
+    Option("cache_dir", "cache of parsed networks; default: user cache dir", kind=Path),
+    Option("no_cache", "neither read nor write it", kind=bool),
+    Option(
+        "self_contained",
+        "map.html embeds Leaflet (opens with no CDN, e.g. on an intranet) or loads it from "
+        "a CDN (default)",
+        ("map.self_contained",),
+        bool,
+        flag="--self-contained/--cdn",
+    ),
+    Option(
+        "basemap",
+        "basemap shown first: osm (default), light, or none (offline)",
+        ("map.basemap",),
+    ),
+    Option(
+        "standard",
+        "standard to score against: a built-in name (see `circles standards list`), a "
+        "standard .yaml, or none (default: the study's, gb50180-2018)",
+        ("standard",),
+        parse=_standard,
+    ),
+    Option(
+        "set",
+        "any study field, e.g. --set snap.max_distance_m=200 --set reach.decay.kind=linear "
+        "(a YAML value; repeatable)",
+        kind=str,
+        many=True,
+    ),
+    Option("debug", "show tracebacks of internal errors", kind=bool),
+)
+_BY_NAME = {o.name: o for o in RUN_OPTIONS}
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """A ``--set`` assignment: its dotted field and its value, read as YAML.
+
+    Parameters
+    ----------
+    text : str
+        ``FIELD=VALUE``, e.g. ``snap.max_distance_m=200`` or
+        ``thresholds.minutes=[5, 10, 15]``.
+
+    Returns
+    -------
+    tuple of (str, Any)
+        The field and the value (``200``, ``[5, 10, 15]``, ``None`` for ``null``).
+
+    Raises
+    ------
+    ConfigError
+        The text is not ``FIELD=VALUE``, or the value is not YAML.
+    """
+    import yaml
+
+    from circles._yaml import safe_load
+
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not all(part.isidentifier() for part in name.split(".")):
+        raise ConfigError(f"--set '{text}': give FIELD=VALUE, e.g. --set snap.max_distance_m=200")
+    try:
+        return name, safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set '{text}': the value is not valid YAML") from None
+
+
+def _check_combination(given: dict[str, Any]) -> None:
+    groups: dict[str, list[str]] = {}
+    for name in given:
+        option = _BY_NAME[name]
+        if option.group:
+            groups.setdefault(option.group, []).append(option.first_flag)
+        if option.requires and not any(r in given for r in option.requires):
+            needed = " or ".join(_BY_NAME[r].first_flag + " FILE" for r in option.requires)
+            raise ConfigError(f"{option.first_flag} applies to {needed}; give that too")
+    for flags in groups.values():
+        if len(flags) > 1:
+            raise ConfigError(f"give only one of {', '.join(flags)}")
+
+
+def _default_name(given: dict[str, Any]) -> str:
+    """A study's name from its source, when no config names it."""
+    import re
+
+    if "osm" in given:
+        text = Path(given["osm"]).name.split(".")[0]
+    elif "boundary" in given and not {"place", "bbox"} & set(given):
+        text = Path(given["boundary"]).stem
+    else:
+        text = given.get("place") or "bbox"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return (slug or "study")[:64]
+
+
+def _root(dotted: str) -> str:
+    return dotted.split(".")[0].removesuffix("[]")
+
+
+def _fields_given(option: Option, given: dict[str, Any]) -> list[str]:
+    """The option's fields, less those of a table that is not given here (``--encoding``
+    applies to the ``--pois`` and ``--residences`` files of the same command)."""
+    roots = {_root(f): r for r in option.requires for f in _BY_NAME[r].fields}
+    return [f for f in option.fields if _root(f) not in roots or roots[_root(f)] in given]
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a dotted field in a study's mapping (``pois[]`` fans out to every table)."""
+    head, _, rest = dotted.partition(".")
+    if head.endswith("[]"):
+        for item in data.get(head[:-2]) or []:
+            _set(item, rest, value)
+    elif not rest:
+        data[head] = value
+    else:
+        section = data.get(head)
+        if not isinstance(section, dict):
+            section = data[head] = {}
+        _set(section, rest, value)
+
+
+def _clear(data: dict[str, Any], dotted: str) -> None:
+    """Remove a dotted field, so that its default applies."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        data.pop(head, None)
+    elif isinstance(data.get(head), dict):
+        _clear(data[head], rest)
+
+
+def study_for_run(
+    config: Path | None = None, assignments: Sequence[str] = (), **given: Any
+) -> Study:
+    """The study a ``circles run`` means: a config with the command line's options over it.
+
+    Parameters
+    ----------
+    config : pathlib.Path, optional
+        A study file. Without one, the bundled study, or, when a source or boundary is
+        given, a study with the defaults named after it.
+    assignments : sequence of str
+        ``--set FIELD=VALUE`` texts, applied last.
+    **given : Any
+        Options of :data:`RUN_OPTIONS` that set study fields, by name (``osm=...``,
+        ``max_snap=200``); None means not given. Values may be the command line's text
+        (``thresholds="300,500"``) or already typed (``thresholds=[300, 500]``).
+
+    Returns
+    -------
+    Study
+        Validated. Relative paths given here are relative to the working directory.
+
+    Raises
+    ------
+    ConfigError
+        One line: an unknown option, inconsistent options (two sources, ``--pois-crs``
+        without ``--pois``), or a value the study's field refuses.
+    """
+    given = {k: v for k, v in given.items() if v is not None and v != []}
+    unknown = [k for k in given if k not in _BY_NAME or not _BY_NAME[k].fields]
+    if unknown:
+        raise ConfigError(f"not an option that sets a study field: {', '.join(unknown)}")
+    _check_combination(given)
+    if config is None and {"osm", "place", "bbox", "boundary"} & set(given):
+        data: dict[str, Any] = {"name": _default_name(given)}
+    else:
+        data = load_study(config).model_dump()
+    for option in RUN_OPTIONS:  # in the table's order: --pois before --pois-crs
+        if option.name not in given:
+            continue
+        value = given[option.name]
+        for dotted in option.clears:
+            _clear(data, dotted)
+        for dotted in _fields_given(option, given):
+            _set(data, dotted, option.parse(value) if option.parse else value)
+    for text in assignments:
+        _set(data, *parse_assignment(text))
+    where = ", ".join(
+        [_BY_NAME[k].first_flag for k in given] + [f"--set {a}" for a in assignments]
+    )
+    return study_from_dict(data, where=where or "study")

@@ -1,0 +1,483 @@
+"""Reading a user's table: every cell as text, and which column plays which role.
+
+A table is CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; detected), XLSX, GeoJSON,
+GeoPackage or Shapefile. A wrong column mapping is not a row problem: it fails at once,
+with the columns found.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from circles._errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from circles.config import PoiTable, Residences
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
+#: Tried in this order when no encoding is given (GB18030 is a superset of GBK and GB2312).
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+# Roles of a table's columns and the header names looked up when a role is not mapped
+# (compared case-insensitively, spaces ignored). AMap's exports use name, type, typecode
+# and location ("lng,lat"); Baidu's name, tag (or type), lng and lat.
+POI_ROLES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "名称", "poi名称", "名字", "title"),
+    "category": ("category", "circles_category"),
+    "typecode": ("typecode", "type_code", "typecodes", "类型编码", "分类编码", "分类代码"),
+    "type": ("type", "类型", "分类", "类别", "tag", "标签", "行业分类", "poi类型"),
+    "location": ("location", "坐标", "经纬度", "lnglat", "lonlat"),
+    "lng": ("lng", "lon", "longitude", "long", "经度", "x"),
+    "lat": ("lat", "latitude", "纬度", "y"),
+    "id": ("id", "poi_id", "poiid", "uid", "编号"),
+    "wkt": ("wkt", "geometry", "geom", "the_geom"),
+}
+RESIDENCE_ROLES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "名称", "小区名称", "小区名", "小区", "楼盘名称", "title"),
+    "households": ("households", "户数", "总户数", "住户数", "房屋总数", "总套数"),
+    "population": ("population", "人口", "人数", "常住人口", "居住人口", "人口数"),
+    "location": POI_ROLES["location"],
+    "lng": POI_ROLES["lng"],
+    "lat": POI_ROLES["lat"],
+    "id": POI_ROLES["id"],
+    "wkt": POI_ROLES["wkt"],
+}
+
+
+@dataclass
+class RawTable:
+    """A table as read: every column as text; geometries for geographic files.
+
+    Parameters
+    ----------
+    path : Path
+        The file read.
+    frame : pandas.DataFrame
+        Every column as text, ``''`` when empty; blank rows of a CSV or XLSX dropped.
+    rows : numpy.ndarray
+        The row number a user sees: the spreadsheet row (the header is row 1), or the
+        feature number of a geographic file.
+    geometry : numpy.ndarray, optional
+        Shapely geometries (GeoJSON, GeoPackage, Shapefile).
+    file_crs : str, optional
+        A geographic file's own CRS.
+    encoding : str, optional
+        The encoding that read a CSV file.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    rows: np.ndarray  # the row number a user sees: spreadsheet row (header = 1), feature no.
+    geometry: np.ndarray | None = None  # shapely geometries (GeoJSON, GeoPackage, Shapefile)
+    file_crs: str | None = None
+    encoding: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names as text."""
+        return [str(c) for c in self.frame.columns]
+
+    def record(self, i: int) -> str:
+        """Row ``i`` as it was, as JSON (for rejected_rows.csv).
+
+        Parameters
+        ----------
+        i : int
+            Index of the row in ``frame``.
+
+        Returns
+        -------
+        str
+            A JSON object of column name to cell text, Chinese kept readable.
+        """
+        if not hasattr(self, "_records"):
+            self._records = self.frame.astype(str).to_dict("records")
+        return json.dumps({str(k): v for k, v in self._records[i].items()}, ensure_ascii=False)
+
+    def cell(self, column: str, i: int) -> str:
+        """The text of one cell (columns are converted once).
+
+        Parameters
+        ----------
+        column : str
+            A column of ``frame``.
+        i : int
+            Index of the row in ``frame``.
+
+        Returns
+        -------
+        str
+            The cell's text.
+        """
+        cache = self.__dict__.setdefault("_columns", {})
+        if column not in cache:
+            cache[column] = self.frame[column].astype(str).to_numpy()
+        return str(cache[column][i])
+
+
+def decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
+    """The text of a CSV file and the encoding that read it.
+
+    With no encoding given: a UTF-16 byte-order mark, else UTF-8 (with or without BOM),
+    else GB18030 (which reads GBK and GB2312 too).
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes.
+    encoding : str or None
+        The encoding the user gave, or None to detect it.
+    path : Path
+        The file, named in errors.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The text and the encoding that read it (``utf-8`` when there was no BOM).
+
+    Raises
+    ------
+    InputError
+        An unknown encoding, or bytes that the given or detected encodings cannot read.
+    """
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"{path}: unknown encoding '{encoding}' (e.g. utf-8, gbk)") from None
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"{path}: cannot be read as {encoding} (byte {e.start}); "
+                "leave the encoding out to detect it, or give the right one"
+            ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    for enc in ENCODINGS:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if enc == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
+            enc = "utf-8"
+        return text, enc
+    raise InputError(
+        f"{path}: not UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV or give its encoding"
+    )
+
+
+def _delimiter(text: str, path: Path) -> str:
+    """The CSV delimiter: a tab for .tsv, else the commonest of , tab ; | in the header."""
+    header = text.split("\n", 1)[0]
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) -> RawTable:
+    """Read a table file; every cell as text ('' when empty).
+
+    Parameters
+    ----------
+    path : Path
+        A CSV (.csv, .txt, .tsv), XLSX (.xlsx, .xlsm), GeoJSON, GeoPackage or Shapefile.
+    encoding : str, optional
+        The encoding of a CSV file (detected when None) or of a Shapefile's attributes.
+    sheet : str, optional
+        The sheet of a workbook; the first when None.
+
+    Returns
+    -------
+    RawTable
+        The table, without the blank rows of a CSV or XLSX.
+
+    Raises
+    ------
+    InputError
+        A missing file, an unknown format, or a file that cannot be read (in one line).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"table not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        text, used = decode(path.read_bytes(), encoding, path)
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=_delimiter(text, path),
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            msg = str(e).strip().splitlines()[-1] if str(e).strip() else "empty file"
+            raise InputError(f"{path}: not a readable CSV table ({msg})") from None
+        rows = np.arange(len(frame)) + 2  # the header is row 1
+        return _drop_empty(RawTable(path, frame, rows, encoding=used))
+    if suffix in XLSX_SUFFIXES:
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise InputError(
+                f"{path}: reading XLSX needs openpyxl (pip install openpyxl), or save as CSV"
+            ) from None
+        try:
+            book = pd.ExcelFile(path, engine="openpyxl")
+        except Exception as e:  # zip and XML errors of a damaged file
+            raise InputError(f"{path}: not a readable XLSX workbook ({type(e).__name__})") from None
+        if sheet is not None and sheet not in book.sheet_names:
+            raise InputError(f"{path}: no sheet '{sheet}'; sheets: {', '.join(book.sheet_names)}")
+        frame = pd.read_excel(
+            book, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False
+        )
+        frame = frame.fillna("")
+        rows = np.arange(len(frame)) + 2
+        return _drop_empty(RawTable(path, frame, rows))
+    if suffix == ".xls":
+        raise InputError(f"{path}: old .xls workbooks are not read; save it as .xlsx or CSV")
+    if suffix in GEO_SUFFIXES:
+        import geopandas as gpd
+
+        kwargs = {"encoding": encoding} if encoding else {}
+        try:
+            gdf = gpd.read_file(path, **kwargs)
+        except Exception as e:  # pyogrio raises several kinds; all mean the same to a user
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f"{path}: cannot read it as a geographic file ({first})") from None
+        geometry = gdf.geometry.to_numpy()
+        file_crs = gdf.crs.to_string() if gdf.crs is not None else None
+        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+        frame = frame.apply(lambda col: col.map(_cell_text)) if len(frame.columns) else frame
+        rows = np.arange(len(frame)) + 1  # feature number
+        return RawTable(path, frame, rows, geometry, file_crs, encoding)
+    raise InputError(
+        f"{path}: unknown table format '{suffix}'; give CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
+    )
+
+
+def _cell_text(v: Any) -> str:
+    """An attribute of a geographic file as text: whole floats without '.0', None as ''."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if np.isnan(v):
+            return ""
+        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    return str(v)
+
+
+def _drop_empty(raw: RawTable) -> RawTable:
+    """Rows with every cell empty (blank lines) are not data."""
+    frame = raw.frame.fillna("").astype(str)
+    keep = (frame.apply(lambda col: col.str.strip()) != "").any(axis=1).to_numpy()
+    raw.frame = frame[keep].reset_index(drop=True)
+    raw.rows = raw.rows[keep]
+    return raw
+
+
+def normalize_header(text: str) -> str:
+    """A header or label for comparison: NFKC, no white space, lower case.
+
+    Parameters
+    ----------
+    text : str
+        A column header or a category label.
+
+    Returns
+    -------
+    str
+        ``'Poi 名称'`` gives ``'poi名称'``; full-width letters become half-width.
+    """
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+
+
+def columns_found(raw: RawTable) -> str:
+    """The columns of a table, for an error message.
+
+    Parameters
+    ----------
+    raw : RawTable
+        The table.
+
+    Returns
+    -------
+    str
+        The first 30 column names, comma-separated (with the total when there are more),
+        or ``'none'``.
+    """
+    cols = raw.columns
+    shown = ", ".join(cols[:30]) + (f" … ({len(cols)} in all)" if len(cols) > 30 else "")
+    return shown or "none"
+
+
+def resolve_columns(
+    raw: RawTable, mapping: dict[str, str | None], roles: dict[str, tuple[str, ...]], where: str
+) -> dict[str, str]:
+    """The column of each role: the mapped one (which must exist) or a known header name.
+
+    Parameters
+    ----------
+    raw : RawTable
+        The table.
+    mapping : dict of str to (str or None)
+        The user's ``columns`` mapping, role to column name (None: look it up).
+    roles : dict of str to tuple of str
+        The header names looked up per role, in order (:data:`POI_ROLES`,
+        :data:`RESIDENCE_ROLES`).
+    where : str
+        Where the mapping is in the study file (``pois[0]``), named in errors.
+
+    Returns
+    -------
+    dict of str to str
+        Role to column name, for the roles found; a column plays one role at most.
+
+    Raises
+    ------
+    InputError
+        A mapped column is not in the table (the message lists the columns found).
+    """
+    by_norm: dict[str, str] = {}
+    for c in raw.columns:
+        by_norm.setdefault(normalize_header(c), c)
+    out: dict[str, str] = {}
+    missing: list[str] = []
+    for role, column in mapping.items():
+        if column is None:
+            continue
+        if column in raw.columns:
+            out[role] = column
+        elif normalize_header(column) in by_norm:
+            out[role] = by_norm[normalize_header(column)]
+        else:
+            missing.append(f"{role}: '{column}'")
+    if missing:
+        raise InputError(
+            f"{raw.path}: column(s) not found: {', '.join(missing)} (mapped in {where}.columns); "
+            f"columns found: {columns_found(raw)}"
+        )
+    taken = set(out.values())
+    for role, names in roles.items():
+        if role in out:
+            continue
+        for name in names:
+            col = by_norm.get(normalize_header(name))
+            if col is not None and col not in taken:
+                out[role] = col
+                taken.add(col)
+                break
+    return out
+
+
+def _require_coordinates(raw: RawTable, cols: dict[str, str], where: str) -> None:
+    """Fail unless the table has geometries, a WKT or location column, or lng and lat."""
+    if raw.geometry is not None or "wkt" in cols or "location" in cols:
+        return
+    if "lng" in cols and "lat" in cols:
+        return
+    lacking = [r for r in ("lng", "lat") if r not in cols]
+    raise InputError(
+        f"{raw.path}: missing coordinate column(s) {' and '.join(lacking)} (or one "
+        f"'location' column with 'lng,lat'); columns found: {columns_found(raw)}; map yours "
+        f"under {where}.columns, e.g. lng: 经度"
+    )
+
+
+def read_table(
+    spec: PoiTable | Residences, roles: dict[str, tuple[str, ...]], where: str
+) -> tuple[RawTable, dict[str, str]]:
+    """Read a study's table and find its columns; fail when it has no coordinates.
+
+    Parameters
+    ----------
+    spec : PoiTable or Residences
+        The table's ``file``, ``encoding``, ``sheet`` and ``columns`` mapping.
+    roles : dict of str to tuple of str
+        The header names looked up per role (:data:`POI_ROLES`, :data:`RESIDENCE_ROLES`).
+    where : str
+        Where the table is in the study file (``pois[0]``, ``residences``), named in errors.
+
+    Returns
+    -------
+    raw : RawTable
+        The table as read (:func:`read_raw`).
+    cols : dict of str to str
+        Its columns by role (:func:`resolve_columns`).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, a mapped column is missing, or there are no coordinate
+        columns (naming them and the columns found).
+    """
+    raw = read_raw(spec.file, spec.encoding, spec.sheet)
+    cols = resolve_columns(raw, spec.columns.model_dump(), roles, where)
+    _require_coordinates(raw, cols, where)
+    return raw, cols
+
+
+def role_texts(raw: RawTable, cols: dict[str, str], role: str) -> np.ndarray:
+    """The stripped text of a role's column per row.
+
+    Parameters
+    ----------
+    raw : RawTable
+        The table.
+    cols : dict of str to str
+        Its columns by role (:func:`resolve_columns`).
+    role : str
+        A role such as ``name`` or ``households``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of str, one per row; all ``''`` when the table has no such column.
+    """
+    if role not in cols:
+        return np.full(len(raw.frame), "", dtype=object)
+    return raw.frame[cols[role]].astype(str).str.strip().to_numpy(object)
+
+
+def parse_number(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Text to float; NaN where it is not a number ('1,200' is 1200, '' is NaN).
+
+    Parameters
+    ----------
+    values : sequence
+        Cells as a user typed them: thousands separators, full-width digits and a
+        trailing degree sign are allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        One float per value, NaN where it is empty or not a number.
+    """
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        s = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "").rstrip("°")
+        if not s:
+            continue
+        with contextlib.suppress(ValueError):
+            out[i] = float(s)
+    return out
