@@ -39,9 +39,9 @@ TARGET_1M_MB = 8 * 1024  # the 1M-node grid city at 1000 m in under 8 GB
 
 def snap_max_m() -> float:
     """The study default for the snapping distance (points farther are not used)."""
-    from circles.config import Snap
+    from circles.config import SnapSettings
 
-    return float(Snap().max_distance_m)
+    return float(SnapSettings().max_distance_m)
 
 
 # --------------------------------------------------------------------------- timing

@@ -351,9 +351,3 @@ def study_from_dict(data: dict, base: Path | None = None, where: str = "study") 
     except ValidationError as e:
         raise ConfigError(_format_validation(e, where)) from None
     return _resolve_paths(study, base or Path.cwd())
-
-
-# Old names, kept until every module has moved to the new ones.
-Source = SourceSettings
-Residences = ResidenceSettings
-Snap = SnapSettings

@@ -401,7 +401,5 @@ def study_for_run(
             _set(data, dotted, option.parse(value) if option.parse else value)
     for text in assignments:
         _set(data, *parse_assignment(text))
-    where = ", ".join(
-        [_BY_NAME[k].first_flag for k in given] + [f"--set {a}" for a in assignments]
-    )
+    where = ", ".join([_BY_NAME[k].first_flag for k in given] + [f"--set {a}" for a in assignments])
     return study_from_dict(data, where=where or "study")

@@ -23,7 +23,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from circles.config import Residences as ResidenceSettings
+from circles.config import ResidenceSettings
 from circles.network import WalkNetwork
 from circles.snap import Attachment
 
@@ -82,7 +82,7 @@ def residential_buildings(
         OSM features with a ``tags`` column, in a metric CRS.
     areas : geopandas.GeoDataFrame
         Residential areas (:func:`residential_areas`).
-    settings : circles.config.Residences
+    settings : circles.config.ResidenceSettings
         ``default_levels`` for buildings without ``building:levels``.
 
     Returns
@@ -143,7 +143,7 @@ def from_landuse(
     buildings : geopandas.GeoDataFrame
         Residential buildings with ``floor_area_m2``; each counts in the first polygon
         that holds its representative point.
-    settings : circles.config.Residences
+    settings : circles.config.ResidenceSettings
         Floor area per dwelling, persons per dwelling, default plot ratio.
 
     Returns
@@ -180,7 +180,7 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
     ----------
     buildings : geopandas.GeoDataFrame
         Residential buildings with ``floor_area_m2``, in a metric CRS.
-    settings : circles.config.Residences
+    settings : circles.config.ResidenceSettings
         ``building_cluster_m`` and the population settings.
 
     Returns
@@ -221,7 +221,7 @@ def from_grid(
     ----------
     network : WalkNetwork
         The walking network; cells cover its bounding box.
-    settings : circles.config.Residences
+    settings : circles.config.ResidenceSettings
         ``grid_spacing_m`` and ``grid_persons_per_ha``.
     reach_m : float
         A cell is kept when its centre is this close to a street.
@@ -283,7 +283,7 @@ def build_residences(
         OSM features with a ``tags`` column, in the network CRS.
     network : WalkNetwork
         The walking network (for the grid).
-    settings : circles.config.Residences
+    settings : circles.config.ResidenceSettings
         ``method`` and the population settings.
     max_snap_m : float
         Grid cells farther from a street are dropped.

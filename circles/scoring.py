@@ -176,7 +176,10 @@ def score_arrays(
         required = lv.required
         measured = [r for r in required if r.key in req_reached]
         gap_keys = [r.key for r in required if r.key not in req_reached]
-        reached_s, missing_s, gaps_s, optional_s = [], [], [], []
+        reached_s: list[str | None] = []
+        missing_s: list[str | None] = []
+        gaps_s: list[str | None] = []
+        optional_s: list[str | None] = []
         completeness = np.full(n, np.nan)
         strict = np.full(n, np.nan)
         own_l = np.full(n, -1, dtype=np.int8)
@@ -427,27 +430,27 @@ def _indicator_values(
     out: list[IndicatorValue] = []
     if ind.is_complete:
         for lk in ind.levels:
-            reqs = [(k, r) for k in standard.chain(lk) for r in standard.level(k).required]
-            gap_reqs = tuple(f"{k}.{r.key}" for k, r in reqs if status[k][r.key] == "gap")
-            partial = tuple(f"{k}.{r.key}" for k, r in reqs if status[k][r.key] == "partial")
-            sp = tuple(sorted({c for _, r in reqs for c in r.categories if c in sparse}))
+            items = [(k, r) for k in standard.chain(lk) for r in standard.level(k).required]
+            gap_items = tuple(f"{k}.{r.key}" for k, r in items if status[k][r.key] == "gap")
+            partial = tuple(f"{k}.{r.key}" for k, r in items if status[k][r.key] == "partial")
+            sp = tuple(sorted({c for _, r in items for c in r.categories if c in sparse}))
             meets = table[f"std_{lk}_meets"]
             covered = meets.fillna(False).to_numpy(bool)
             known = bool(meets.notna().to_numpy()[used].any())
             vals = _shares(covered, used, area, pop) if known else none
-            strict = _shares(covered & (not gap_reqs), used, area, pop)
+            strict = _shares(covered & (not gap_items), used, area, pop)
             out.append(
                 IndicatorValue(
                     ind.key,
                     ind.zh,
                     ind.en,
                     lk,
-                    tuple(f"{k}.{r.key}" for k, r in reqs),
+                    tuple(f"{k}.{r.key}" for k, r in items),
                     *vals,
                     *strict,
                     n_clusters=n_used,
-                    gaps=() if known else gap_reqs,
-                    excluded=gap_reqs if known else (),
+                    gaps=() if known else gap_items,
+                    excluded=gap_items if known else (),
                     partial=partial,
                     sparse=sp,
                     note=ind.note,

@@ -253,9 +253,7 @@ def attachment_lonlat(
     import pyproj
 
     edge_len = network.edge_len[attachment.edge]
-    t = np.divide(
-        attachment.offset, edge_len, out=np.zeros(len(attachment)), where=edge_len > 0
-    )
+    t = np.divide(attachment.offset, edge_len, out=np.zeros(len(attachment)), where=edge_len > 0)
     u, v = network.edge_u[attachment.edge], network.edge_v[attachment.edge]
     x = network.x[u] + t * (network.x[v] - network.x[u])
     y = network.y[u] + t * (network.y[v] - network.y[u])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -127,3 +129,37 @@ def test_grid_origins(tmp_path):
     assert 50 < n < 2000
     assert (res.reach["snap_m"] <= 300).all()
     assert res.summary["coverage_origins"]["market"]["1000m"] > 0
+
+
+def test_any_change_to_a_module_the_network_build_imports_changes_the_key(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from circles import cache
+    from circles.settings import PACKAGE_DIR
+
+    # The modules a cached entry depends on: whatever reading, building the network,
+    # finding services and snapping import, as a new process sees them.
+    probe = (
+        "import sys; import circles.prepare, circles.sources.osm_file, circles.network, "
+        "circles.services, circles.snap, circles.graph; "
+        "print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
+        "if n.startswith('circles') and getattr(m, '__file__', None)))"
+    )
+    files = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    modules = sorted({Path(f).resolve().relative_to(PACKAGE_DIR) for f in files})
+    assert Path("graph.py") in modules and Path("network.py") in modules  # the case
+    copy = tmp_path / "circles"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    base = cache.package_digest(copy)
+    assert base == cache.code_digest()  # the content, not where the package lies
+    for rel in modules:
+        path = copy / rel
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# changed\n")
+        assert cache.package_digest(copy) != base, rel
+        path.write_bytes(original)
+    assert cache.package_digest(copy) == base

@@ -190,6 +190,7 @@ def _reach(case: Case, threads: int = 1, **options) -> engine.Reach:
 # --- properties ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 120 examples against networkx
 @SETTINGS
 @given(cases())
 def test_reach_matches_networkx(case):
@@ -366,6 +367,7 @@ def test_threads_agree_on_bigger_graph():
 # --- optional measures: k nearest and distance decay --------------------------------------
 
 
+@pytest.mark.slow  # 120 examples against networkx
 @SETTINGS
 @given(cases(), st.integers(1, 4), st.sampled_from(["exponential", "linear"]))
 def test_k_nearest_and_decay_match_networkx(case, k, kind):

@@ -61,6 +61,7 @@ def _reference(result):
     return dist, c_att
 
 
+@pytest.mark.slow  # the grid run has many origins; networkx searches from each
 def test_reach_columns_match_networkx(result):
     clusters, services = result.clusters, result.services
     assert len(clusters) > 5 and len(services) > 50

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from circles.config import Residences
+from circles.config import ResidenceSettings
 from circles.network import from_arrays
 from circles.residences import build_residences
 from circles.sources.extract import features_frame
@@ -32,7 +32,7 @@ def net():
 
 
 def test_landuse_polygon_population_from_its_buildings(net):
-    settings = Residences()
+    settings = ResidenceSettings()
     feats = _feats(
         [
             ({"landuse": "residential", "name": "幸福小区"}, shapely.box(0, 0, 100, 100)),
@@ -54,7 +54,7 @@ def test_landuse_polygon_population_from_its_buildings(net):
 
 def test_landuse_polygon_without_buildings_uses_plot_ratio(net):
     feats = _feats([({"landuse": "residential"}, shapely.box(0, 0, 100, 200))])
-    clusters, _ = build_residences(feats, net, Residences(default_far=2.0), 300.0)
+    clusters, _ = build_residences(feats, net, ResidenceSettings(default_far=2.0), 300.0)
     # 20,000 m2 x plot ratio 2 = 40,000 m2; / 90 m2 x 2.62 persons.
     assert clusters["population"].iloc[0] == pytest.approx(round(40_000 / 90 * 2.62))
 
@@ -68,7 +68,7 @@ def test_buildings_cluster_by_distance(net):
             ({"building": "commercial"}, shapely.box(20, 0, 30, 10)),  # not residential
         ]
     )
-    clusters, notes = build_residences(feats, net, Residences(building_cluster_m=50), 300.0)
+    clusters, notes = build_residences(feats, net, ResidenceSettings(building_cluster_m=50), 300.0)
     assert sorted(clusters["floor_area_m2"].round(3)) == [200.0, 1200.0]  # house: 2 storeys
     assert (clusters["method"] == "buildings").all()
     assert any("buildings" in n for n in notes)
@@ -76,7 +76,7 @@ def test_buildings_cluster_by_distance(net):
 
 def test_grid_when_nothing_residential(net):
     feats = _feats([({"building": "commercial"}, shapely.box(0, 0, 10, 10))])
-    clusters, notes = build_residences(feats, net, Residences(grid_spacing_m=250), 300.0)
+    clusters, notes = build_residences(feats, net, ResidenceSettings(grid_spacing_m=250), 300.0)
     assert (clusters["method"] == "grid").all()
     # Cells of 250 m over a 1000 m square: 4 x 4, all within 300 m of a node or not;
     # the centre cells are 375 m from the nearest corner node and are dropped.
@@ -87,5 +87,5 @@ def test_grid_when_nothing_residential(net):
 
 def test_method_is_a_setting(net):
     feats = _feats([({"landuse": "residential"}, shapely.box(0, 0, 100, 100))])
-    clusters, _ = build_residences(feats, net, Residences(method="grid"), 300.0)
+    clusters, _ = build_residences(feats, net, ResidenceSettings(method="grid"), 300.0)
     assert (clusters["method"] == "grid").all()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from circles import pipeline
 from circles._errors import CirclesError, InputError
-from circles.config import PoiTable, Residences, load_study, study_from_dict
+from circles.config import PoiTable, ResidenceSettings, load_study, study_from_dict
 from circles.outputs.rejected import write_rejected
 from circles.services import load_catalogue, load_categories
 from circles.sources import tables
@@ -643,7 +643,7 @@ def test_residence_points_with_households_and_population(tmp_path, area):
         }
     )  # fmt: skip
     frame.to_csv(tmp_path / "xq.csv", index=False, encoding="gbk")
-    settings = Residences(file=tmp_path / "xq.csv", crs="gcj02")
+    settings = ResidenceSettings(file=tmp_path / "xq.csv", crs="gcj02")
     got = read_residences(settings, "residences", area, None)
     c = got.clusters
     assert list(c["name"]) == ["甲小区", "乙小区", "丙小区"]
@@ -674,7 +674,8 @@ def test_residence_polygons_are_estimated_without_counts(tmp_path, area):
     gpd.GeoDataFrame({"name": ["方小区", "户小区"], "households": [None, 500]},
                      geometry=[gcj, gcj.buffer(0)], crs="EPSG:4326").to_file(
         tmp_path / "xq.geojson", driver="GeoJSON")  # fmt: skip
-    got = read_residences(Residences(file=tmp_path / "xq.geojson", crs="gcj02"), "r", area, None)
+    settings = ResidenceSettings(file=tmp_path / "xq.geojson", crs="gcj02")
+    got = read_residences(settings, "r", area, None)
     c = got.clusters
     assert abs(c["area_m2"].iloc[0] - 10_000) < 1  # back in place to well under a metre
     assert c.geometry.iloc[0].symmetric_difference(square).area < 1.0

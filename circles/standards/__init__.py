@@ -163,7 +163,7 @@ def _resolve_raw(
     if not is_path_like(text):
         if text not in builtin_names():
             raise StandardError(_unknown_message(text))
-        raw, where, parents = _builtin_raw(text), f"built-in standard {text}", ()
+        raw, where = _builtin_raw(text), f"built-in standard {text}"
     else:
         path = Path(text)
         if not path.is_absolute() and base_dir is not None:
@@ -177,8 +177,9 @@ def _resolve_raw(
         if where in seen:
             raise StandardError(f"{where}: 'extends' loops back to itself")
         raw = _read_yaml(path.read_text(encoding="utf-8"), where)
-        base_dir, parents = path.parent, ()
+        base_dir = path.parent
         raw.setdefault("key", re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.") or "custom")
+    parents: tuple[str, ...] = ()
     parent = raw.get("extends")
     if parent is not None:
         if not isinstance(parent, str):

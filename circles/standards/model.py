@@ -107,8 +107,8 @@ class _ByKey:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        item = get_args(source)[0]
-        mapping = handler.generate_schema(dict[str, item | None])
+        entry = core_schema.nullable_schema(handler.generate_schema(get_args(source)[0]))
+        mapping = core_schema.dict_schema(core_schema.str_schema(), entry)
         return core_schema.no_info_after_validator_function(
             lambda entries: tuple(v for v in entries.values() if v is not None),
             core_schema.no_info_before_validator_function(_with_keys, mapping),

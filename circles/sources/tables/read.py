@@ -25,7 +25,7 @@ from circles._errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from circles.config import PoiTable, Residences
+    from circles.config import PoiTable, ResidenceSettings
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -405,13 +405,13 @@ def _require_coordinates(raw: RawTable, cols: dict[str, str], where: str) -> Non
 
 
 def read_table(
-    spec: PoiTable | Residences, roles: dict[str, tuple[str, ...]], where: str
+    spec: PoiTable | ResidenceSettings, roles: dict[str, tuple[str, ...]], where: str
 ) -> tuple[RawTable, dict[str, str]]:
     """Read a study's table and find its columns; fail when it has no coordinates.
 
     Parameters
     ----------
-    spec : PoiTable or Residences
+    spec : PoiTable or ResidenceSettings
         The table's ``file``, ``encoding``, ``sheet`` and ``columns`` mapping.
     roles : dict of str to tuple of str
         The header names looked up per role (:data:`POI_ROLES`, :data:`RESIDENCE_ROLES`).

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import shapely
 
-    from circles.config import Residences
+    from circles.config import ResidenceSettings
 
 
 @dataclass
@@ -58,7 +58,7 @@ def _to_metric(geom: shapely.Geometry, crs: str, area: StudyArea) -> shapely.Geo
 
 
 def read_residences(
-    settings: Residences,
+    settings: ResidenceSettings,
     where: str,
     area: StudyArea,
     features: gpd.GeoDataFrame | None,
@@ -72,7 +72,7 @@ def read_residences(
 
     Parameters
     ----------
-    settings : Residences
+    settings : ResidenceSettings
         The study's residence settings: the table's file, encoding, sheet, CRS and
         column mapping, and the persons per dwelling, dwelling size and plot ratio.
     where : str
