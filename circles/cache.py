@@ -111,7 +111,7 @@ def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) 
     os.close(fd)
     try:
         payload = {**arrays, "_meta": np.array(json.dumps(meta, default=str))}
-        np.savez(tmp, **payload)
+        np.savez(tmp, **payload)  # type: ignore[arg-type]  # numpy's stub: kwds vs allow_pickle
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

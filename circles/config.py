@@ -284,17 +284,18 @@ def _format_validation(err: ValidationError, where: str) -> str:
 def _resolve_paths(study: Study, base: Path) -> Study:
     """Make file paths relative to the config file's folder, as a reader expects."""
 
+    def absolute(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
     def fix(p: Path | None) -> Path | None:
-        if p is None or p.is_absolute():
-            return p
-        return (base / p).resolve()
+        return None if p is None else absolute(p)
 
     study.source.osm = fix(study.source.osm)
     study.source.polygon = fix(study.source.polygon)
     study.boundary = fix(study.boundary)
-    study.output_dir = fix(study.output_dir)
+    study.output_dir = absolute(study.output_dir)
     for table in study.pois:
-        table.file = fix(table.file)
+        table.file = absolute(table.file)
     study.residences.file = fix(study.residences.file)
     from circles.standards import is_path_like
 

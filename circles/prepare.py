@@ -28,6 +28,7 @@ from circles.snap import Attachment, EdgeIndex
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from circles.scope import Scope
     from circles.sources.extract import OsmExtract
     from circles.sources.tables import StudyArea
 
@@ -100,7 +101,7 @@ class Prepared:
         import geopandas as gpd
 
         services, attachment = self.services, self.service_attachment
-        tables = {k: services[k] for k in ("source", "source_row") if k in services}
+        tables: ServiceArrays = {k: services[k] for k in ("source", "source_row") if k in services}
         return gpd.GeoDataFrame(
             {
                 "service_id": np.arange(len(services["x"])),
@@ -173,12 +174,11 @@ def cache_key(study: Study, categories: dict[str, Category], halo_m: float) -> s
 
 def prepare(
     study: Study,
-    categories: dict[str, Category],
+    scope: Scope,
     steps: Steps,
     *,
     extract: OsmExtract | None = None,
     cache_dir: Path | None = None,
-    need_features: bool = True,
 ) -> Prepared:
     """Read (or take from the cache) a study's network and services, snapped.
 
@@ -186,17 +186,16 @@ def prepare(
     ----------
     study : Study
         The study: its source, boundary and snapping distance.
-    categories : dict of str to Category
-        The service categories to find.
+    scope : Scope
+        The categories to find, the largest threshold (the halo around a boundary), and
+        whether residences will be formed: then the OSM features are needed and a cache
+        hit (which holds none) cannot serve.
     steps : Steps
         Times and announces the steps (``load``, ``network``, ``services``, ``snap``).
     extract : OsmExtract, optional
         Data already read (a test, a notebook); then the cache is not used.
     cache_dir : pathlib.Path, optional
         The cache folder; None reads and writes no cache.
-    need_features : bool
-        Whether residences will be formed: then the OSM features are needed and a cache
-        hit (which holds none) cannot serve.
 
     Returns
     -------
@@ -205,7 +204,8 @@ def prepare(
     """
     from circles import cache
 
-    halo_m = max(study.distances_m)
+    categories, need_features = scope.categories, scope.clusters
+    halo_m = max(scope.distances)
     key = cache_key(study, categories, halo_m) if cache_dir and extract is None else None
     if key and cache_dir and not need_features:
         with steps("load", "读取缓存 Reading the cache"):
@@ -407,7 +407,7 @@ def reject_far_rows(
     table: Any,
     kind: str,
     rows: np.ndarray,
-    names: Sequence[str],
+    names: Sequence[str] | np.ndarray,
     snap_m: np.ndarray,
     limit_m: float,
 ) -> None:

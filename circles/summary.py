@@ -16,9 +16,9 @@ from circles.config import Study
 from circles.result import Threshold
 
 if TYPE_CHECKING:
-    from circles.pipeline import Scope
     from circles.prepare import Prepared, TableLog
     from circles.residences import Clusters
+    from circles.scope import Scope
     from circles.scoring import Scores
 
 __all__ = ["coverage", "gap_warnings", "summarise", "tables_summary"]

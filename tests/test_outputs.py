@@ -86,7 +86,7 @@ def make_result() -> StudyResult:
     x0, y0 = _origin()
     catalogue = load_categories()
     categories = {k: catalogue[k] for k in KEYS}
-    thresholds = [  # labelled as circles.pipeline.thresholds_of labels GB 50180 distances
+    thresholds = [  # labelled as circles.scope.thresholds_of labels GB 50180 distances
         Threshold(300.0, "5分钟 (300米)", "5 min (300 m)"),
         Threshold(500.0, "10分钟 (500米)", "10 min (500 m)"),
         Threshold(1000.0, "15分钟 (1000米)", "15 min (1000 m)"),

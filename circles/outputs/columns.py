@@ -253,6 +253,7 @@ def coverage(result: StudyResult) -> dict[str, dict[str, float | None]]:
     given = result.summary.get("coverage")
     gaps = gap_keys(result)
     clusters = result.clusters
+    assert clusters is not None  # the report and console table need a run with clusters
     used = clusters[used_mask(clusters)]
     out: dict[str, dict[str, float | None]] = {}
     for key in result.categories:
@@ -289,6 +290,7 @@ def service_counts(result: StudyResult) -> dict[str, tuple[int, int]]:
         ``{category: (found, used)}`` for every category of the catalogue.
     """
     services = result.services
+    assert services is not None  # a run with clusters always has its services
     out: dict[str, tuple[int, int]] = {}
     for key in result.categories:
         if len(services) == 0 or "category" not in services:
@@ -317,8 +319,10 @@ def unsnapped(result: StudyResult) -> tuple[int, int]:
     clusters = snap.get("clusters_unsnapped")
     services = snap.get("services_unsnapped")
     if clusters is None:
+        assert result.clusters is not None  # counted only for a run with clusters
         clusters = int((~used_mask(result.clusters)).sum())
     if services is None:
+        assert result.services is not None  # likewise: a run with clusters has services
         services = int((~used_mask(result.services)).sum()) if len(result.services) else 0
     return int(clusters), int(services)
 

@@ -36,6 +36,9 @@ def summary_table(result: StudyResult) -> Table:
     rich.table.Table
         A row per category: services found, then a share per threshold.
     """
+    # Shown only after a run with clusters (cli.run checks result.clusters), which also
+    # has services.
+    assert result.clusters is not None and result.services is not None
     n_used_clusters = int(columns.used_mask(result.clusters).sum())
     n_unused_c, n_unused_s = columns.unsnapped(result)
     caption = Text(

@@ -225,6 +225,7 @@ def cluster_table(result: StudyResult) -> pd.DataFrame:
     import pandas as pd
 
     clusters = result.clusters
+    assert clusters is not None  # written only by a full run, which always has clusters
     frame = pd.DataFrame(clusters.drop(columns=clusters.geometry.name))
     points = clusters.geometry.representative_point()
     points = gpd.GeoSeries(points, crs=clusters.crs or result.network.crs).to_crs(WGS84)

@@ -81,6 +81,7 @@ def scored_level(result: StudyResult) -> tuple[Any, Any] | None:
     if not levels or not isinstance(table, pd.DataFrame):
         return None
     top = max(levels, key=lambda lv: float(getattr(lv, "distance_m", 0) or 0))
+    assert result.clusters is not None  # only clusters are scored (pipeline._score)
     if f"std_{top.key}_grade" not in table.columns or len(table) != len(result.clusters):
         return None
     return std, top
@@ -128,10 +129,12 @@ def cluster_grades(result: StudyResult) -> dict[str, str]:
     scored = scored_level(result)
     if scored is not None:
         std, top = scored
+        # scored_level found a scores table and clusters of the same length.
+        assert result.scores is not None and result.clusters is not None
         table = result.scores.table
         ids = result.clusters["cluster_id"].astype(str).tolist()
         comp = table.get(f"std_{top.key}_completeness")
-        out = {}
+        out: dict[str, str] = {}
         for i, grade in enumerate(table[f"std_{top.key}_grade"]):
             if not escape_text(grade):
                 continue
@@ -178,8 +181,10 @@ def grade_classes(result: StudyResult) -> dict[str, int]:
         return {}
     std, top = scored
     order = {str(g.grade): i for i, g in enumerate(getattr(std, "grades", ()) or ())}
+    # scored_level found a scores table and clusters of the same length.
+    assert result.scores is not None and result.clusters is not None
     ids = result.clusters["cluster_id"].astype(str).tolist()
-    out = {}
+    out: dict[str, int] = {}
     for i, grade in enumerate(result.scores.table[f"std_{top.key}_grade"]):
         if escape_text(grade) and str(grade) in order:
             out[ids[i]] = min(order[str(grade)], len(CLASSES) - 1)

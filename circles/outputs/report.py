@@ -258,6 +258,8 @@ def _data_section(result: StudyResult) -> list[Block]:
     net.update(s.get("network") or {})
     n_unused_c, n_unused_s = columns.unsnapped(result)
     clusters = result.clusters
+    # The report is written only by a full run, which has clusters and their services.
+    assert clusters is not None and result.services is not None
     method = s.get("residence_method") or (
         ", ".join(sorted(set(clusters["method"].astype(str)))) if len(clusters) else "—"
     )
@@ -562,6 +564,7 @@ def _least_served_section(result: StudyResult) -> list[Block]:
         return _worst_scored_section(result)
     top = columns.largest(result)
     avail = columns.available_keys(result)
+    assert result.clusters is not None  # the report is written only by a full run
     clusters = result.clusters[columns.used_mask(result.clusters)]
     out: list[Block] = [
         Heading(2, f"最欠缺的小区 Least-served clusters ({columns.label_both(top)})")
@@ -623,6 +626,8 @@ def _least_served_section(result: StudyResult) -> list[Block]:
 
 def _worst_scored_section(result: StudyResult) -> list[Block]:
     scores = result.scores
+    # Called only when the run was scored, and only clusters are scored.
+    assert scores is not None and result.clusters is not None
     std = scores.standard
     worst = scores.worst(N_LEAST)
     out: list[Block] = [Heading(2, "最欠缺的小区 Least-served clusters")]

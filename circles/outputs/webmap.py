@@ -42,7 +42,7 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from geopandas import GeoDataFrame
 
@@ -208,6 +208,7 @@ def _service_popup(result: StudyResult, row: pd.Series) -> str:
 def _service_data(result: StudyResult) -> dict[str, list[list]]:
     """Per category: ``[x, y, used, tooltip, popup]`` of each service (text escaped)."""
     services = result.services
+    assert services is not None  # the map is drawn only by a full run, which has services
     out: dict[str, list[list]] = {k: [] for k in result.categories}
     if len(services) == 0 or "category" not in services:
         return out
@@ -243,6 +244,7 @@ def _cluster_data(
     """
     classes = classes or {}
     clusters = result.clusters
+    assert clusters is not None  # the map is drawn only by a full run, which has clusters
     if len(clusters) == 0:
         return []
     geoms = _to_wgs84(clusters, result.network.crs, SIMPLIFY_M)
@@ -293,6 +295,7 @@ def _cluster_data(
 def _isochrone_data(result: StudyResult, colors: dict[float, str]) -> dict[str, list[dict]]:
     """Walking areas by cluster id, largest first: ``{"t": metres, "c": colour, "g": …}``."""
     iso = result.isochrones
+    assert iso is not None  # a full run (not tables-only) always draws isochrones
     if len(iso) == 0:
         return {}
     geoms = _to_wgs84(iso, result.network.crs, ISO_SIMPLIFY_M)
@@ -560,6 +563,13 @@ def _inline_css(text: str, base: Path) -> str:
     return text
 
 
+def _figure(m: folium.Map) -> Figure:
+    """The page of the map: folium.Map puts itself in a branca Figure (get_root: Element)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    return root
+
+
 def _use_assets(m: folium.Map, self_contained: bool) -> None:
     """Only Leaflet: linked from its CDN, or embedded from the xstatic-leaflet package."""
     if not self_contained:
@@ -571,7 +581,7 @@ def _use_assets(m: folium.Map, self_contained: bool) -> None:
     base = leaflet_dir()
     js = _inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
     css = _inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
-    header = m.get_root().header
+    header = _figure(m).header
     header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
 
@@ -583,6 +593,8 @@ def _use_assets(m: folium.Map, self_contained: bool) -> None:
 
 def _bounds(result: StudyResult) -> list[list[float]] | None:
     """The residential areas' extent (services far out of town would zoom the map out)."""
+    # The map is drawn only by a full run, which has clusters and services.
+    assert result.clusters is not None and result.services is not None
     frames = [f for f in (result.clusters, result.services) if len(f)][:1]
     boxes = []
     for frame in frames:
@@ -693,7 +705,7 @@ def build_map(
     _use_assets(m, self_contained)
     _add_basemaps(m, basemap, carto_api_key)
 
-    root = m.get_root()
+    root = _figure(m)
     title = _e(result.summary.get("title") or result.study.display_title)
     root.header.add_child(Element(f"<title>{title}</title>"))
     root.header.add_child(Element(f"<style>\n{_static_text('map.css')}</style>"))

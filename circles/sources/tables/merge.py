@@ -187,21 +187,23 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
         duplicates.append(int((~t_kept).sum()))
         used_rows = set(t.idx[t_kept].tolist())
         reported: set[int] = set()
-        for j in np.flatnonzero(~t_kept):
-            i = int(t.idx[j])
+        for pos in np.flatnonzero(~t_kept):  # the duplicates, by position in t
+            i = int(t.idx[pos])
             if i in used_rows or i in reported:
                 continue
             reported.add(i)
-            other = int(dup_of[lo + j])
-            d = float(np.hypot(xs[other] - xs[lo + j], ys[other] - ys[lo + j]))
-            detail = f"same {cat[lo + j]} as {describe(other)}, {d:.0f} m away"
-            t.rejected.append(rejection(t.raw, t.cols, "pois", i, "duplicate", detail, t.name[j]))
+            other = int(dup_of[lo + pos])
+            d = float(np.hypot(xs[other] - xs[lo + pos], ys[other] - ys[lo + pos]))
+            detail = f"same {cat[lo + pos]} as {describe(other)}, {d:.0f} m away"
+            t.rejected.append(rejection(t.raw, t.cols, "pois", i, "duplicate", detail, t.name[pos]))
     new = slice(n_old, None)
     keep = kept[new]
-    source = np.concatenate([np.full(len(t.x), t.file, dtype=object) for t in tables] or [[]])
-    rows = np.concatenate([t.raw.rows[t.idx] for t in tables] or [[]]).astype(np.int64)
-    table = np.concatenate([np.full(len(t.x), k) for k, t in enumerate(tables)] or [[]])
-    idx = np.concatenate([t.idx for t in tables] or [[]]).astype(np.int64)
+    source = np.concatenate(
+        [np.full(len(t.x), t.file, dtype=object) for t in tables] or [np.empty(0)]
+    )
+    rows = np.concatenate([t.raw.rows[t.idx] for t in tables] or [np.empty(0)]).astype(np.int64)
+    table = np.concatenate([np.full(len(t.x), k) for k, t in enumerate(tables)] or [np.empty(0)])
+    idx = np.concatenate([t.idx for t in tables] or [np.empty(0)]).astype(np.int64)
     return Merged(
         category=cat[new][keep],
         name=name[new][keep],

@@ -188,7 +188,7 @@ def _delimiter(text: str, path: Path) -> str:
     if path.suffix.lower() == ".tsv":
         return "\t"
     counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 
@@ -431,6 +431,9 @@ def read_table(
         The file cannot be read, a mapped column is missing, or there are no coordinate
         columns (naming them and the columns found).
     """
+    # A POI table always has a file; residences are read from one only when they name it
+    # (circles.residences.form_clusters checks ``study.residences.file``).
+    assert spec.file is not None
     raw = read_raw(spec.file, spec.encoding, spec.sheet)
     cols = resolve_columns(raw, spec.columns.model_dump(), roles, where)
     _require_coordinates(raw, cols, where)
