@@ -110,12 +110,16 @@ def _heap_pop(hd, hn, size):
 
 
 @njit(cache=True, nogil=True)
-def _ball(indptr, indices, weights, seeds, seed_d, limit, dist, done, touched, hd, hn):
+def _ball(csr, seeds, seed_d, limit, scratch):
     """Dijkstra from seeds with start distances, settling nodes within ``limit``.
 
-    Returns how many nodes it touched; their ids are ``touched[:count]`` and their final
-    distances are in ``dist``. The caller resets ``dist``/``done`` for those nodes only.
+    ``csr`` is (indptr, indices, weights); ``scratch`` is (dist, done, touched, hd, hn),
+    the caller's buffers, reused across searches. Returns how many nodes it touched;
+    their ids are ``touched[:count]`` and their final distances are in ``dist``. The
+    caller resets ``dist``/``done`` for those nodes only.
     """
+    indptr, indices, weights = csr
+    dist, done, touched, hd, hn = scratch
     size = 0
     count = 0
     for i in range(len(seeds)):
@@ -144,34 +148,24 @@ def _ball(indptr, indices, weights, seeds, seed_d, limit, dist, done, touched, h
 
 
 @njit(parallel=True, cache=True)
-def _count_kernel(
-    indptr,
-    indices,
-    weights,
-    src_node,
-    src_d0,
-    src_row,
-    src_col,
-    tgt_ptr,
-    tgt_ids,
-    tgt_d1,
-    tgt_row,
-    tgt_col,
-    rows_from_source,
-    thresholds,
-    decay_kind,
-    decay_param,
-    n_rows,
-    n_cols,
-    n_chunks,
-):
+def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, shape):
     """counts[row, col, k]: source-target pairs within each threshold; score[row, col]:
     the decayed sum over pairs within the largest threshold (0: none, 1: exponential with
     rate ``decay_param`` per metre, 2: linear to zero at ``decay_param`` metres).
 
     Row and column come from the origin side and the category side, whichever searches.
     Each chunk has its own accumulators, so threads never race, and the sums do not depend
-    on how many threads share the chunks."""
+    on how many threads share the chunks.
+
+    The arrays travel in tuples: ``csr`` (indptr, indices, weights); ``sources`` (node,
+    start distance, row, column) of the points searched from; ``targets`` (ptr and ids of
+    the points grouped by node, end distance, row, column); ``decay`` (kind, param);
+    ``shape`` (rows, columns, chunks)."""
+    indptr, indices, weights = csr
+    src_node, src_d0, src_row, src_col = sources
+    tgt_ptr, tgt_ids, tgt_d1, tgt_row, tgt_col = targets
+    decay_kind, decay_param = decay
+    n_rows, n_cols, n_chunks = shape
     n = len(indptr) - 1
     n_thr = len(thresholds)
     limit = thresholds[n_thr - 1]
@@ -189,7 +183,7 @@ def _count_kernel(
         for s in range(c, n_src, n_chunks):
             seeds[0] = src_node[s]
             seed_d[0] = src_d0[s]
-            cnt = _ball(indptr, indices, weights, seeds, seed_d, limit, dist, done, touched, hd, hn)
+            cnt = _ball(csr, seeds, seed_d, limit, (dist, done, touched, hd, hn))
             for i in range(cnt):
                 v = touched[i]
                 for j in range(tgt_ptr[v], tgt_ptr[v + 1]):
@@ -288,17 +282,11 @@ def _nearest_kernel(
             hd = np.empty(len(indices) + (b - a) + 1, dtype=np.float64)
             hn = np.empty(len(indices) + (b - a) + 1, dtype=np.int64)
             _ball(
-                indptr,
-                indices,
-                weights,
+                (indptr, indices, weights),
                 seed_node[a:b],
                 seed_d0[a:b],
                 limit,
-                dist,
-                done,
-                touched,
-                hd,
-                hn,
+                (dist, done, touched, hd, hn),
             )
             for o in range(len(origin_node)):
                 d = dist[origin_node[o]] + origin_d1[o]
@@ -431,46 +419,23 @@ def reach(
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        if len(services) <= n_o:
-            # Search from services; targets are origins grouped by node.
-            ptr, ids = _group_by_node(g.n_nodes, o_node)
-            args = (
-                s_node,
-                s_d,
-                np.zeros_like(cat),
-                cat,
-                ptr,
-                ids,
-                o_d,
-                np.arange(n_o),
-                np.zeros(n_o, np.int64),
-                False,
-            )
-        else:
-            ptr, ids = _group_by_node(g.n_nodes, s_node)
-            args = (
-                o_node,
-                o_d,
-                np.arange(n_o),
-                np.zeros(n_o, np.int64),
-                ptr,
-                ids,
-                s_d,
-                np.zeros_like(cat),
-                cat,
-                True,
-            )
+        # Rows are origins, columns categories: search from the smaller side.
+        origin_side = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64))
+        service_side = (s_node, s_d, np.zeros_like(cat), cat)
+        from_services = len(services) <= n_o
+        source, target = (
+            (service_side, origin_side) if from_services else (origin_side, service_side)
+        )
+        # Targets are grouped by node: the points at node v are ids[ptr[v]:ptr[v+1]].
+        ptr, ids = _group_by_node(g.n_nodes, target[0])
         counts, score = _count_kernel(
-            indptr,
-            indices,
-            weights,
-            *args,
+            (indptr, indices, weights),
+            source,
+            (ptr, ids, *target[1:]),
+            not from_services,
             thr,
-            decay_kind,
-            decay_param,
-            n_o,
-            n_categories,
-            _CHUNKS,
+            (decay_kind, decay_param),
+            (n_o, n_categories, _CHUNKS),
         )
         order = np.argsort(cat, kind="stable")
         seed_ptr = np.zeros(n_categories + 1, dtype=np.int64)
@@ -535,17 +500,11 @@ def ball(
     hd = np.empty(len(indices) + len(seeds) + 1)
     hn = np.empty(len(indices) + len(seeds) + 1, dtype=np.int64)
     cnt = _ball(
-        indptr,
-        indices,
-        weights,
+        (indptr, indices, weights),
         seeds,
         np.asarray(seed_d, np.float64),
         float(limit),
-        dist,
-        done,
-        touched,
-        hd,
-        hn,
+        (dist, done, touched, hd, hn),
     )
     nodes = touched[:cnt].copy()
     return nodes, dist[nodes]
