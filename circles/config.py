@@ -48,6 +48,7 @@ class SourceSettings(_Model):
 
     @property
     def is_online(self) -> bool:
+        """Whether the data is downloaded (a place, a bbox or a polygon), not read from a file."""
         return self.osm is None
 
 
@@ -73,7 +74,14 @@ class ThresholdSettings(_Model):
         return self
 
     def resolve(self) -> list[float]:
-        """Thresholds in metres, ascending."""
+        """The thresholds in metres.
+
+        Returns
+        -------
+        list of float
+            Ascending; minutes are converted at ``speed_kmh`` (rounded to 0.1 m), and with
+            neither given GB 50180-2018's 300, 500 and 1000 m apply.
+        """
         if self.minutes is not None:
             per_min = self.speed_kmh * 1000.0 / 60.0
             return sorted(round(m * per_min, 1) for m in self.minutes)
@@ -161,6 +169,8 @@ class ResidenceSettings(_TableFormat):
 
 
 class SnapSettings(_Model):
+    """How far a point may lie from the walking network and still be used."""
+
     max_distance_m: float = Field(300.0, gt=0, description="points farther are not used")
 
 
@@ -184,6 +194,8 @@ class ReachSettings(_Model):
 
 
 class IsochroneSettings(_Model):
+    """How isochrones are drawn: faithful to the streets, or as hulls for comparison."""
+
     method: Literal["network", "convex", "concave"] = Field(
         "network", description="network: faithful to the streets; convex/concave: hulls"
     )
@@ -260,6 +272,7 @@ class Study(_Model):
 
     @property
     def distances_m(self) -> list[float]:
+        """The thresholds in metres, ascending (see :meth:`ThresholdSettings.resolve`)."""
         return self.thresholds.resolve()
 
     @property
@@ -305,7 +318,25 @@ def _resolve_paths(study: Study, base: Path) -> Study:
 
 
 def load_study(path: str | Path | None = None, **overrides: object) -> Study:
-    """Load a study from YAML; with no path, the bundled Nanjing Xinjiekou study."""
+    """Load a study from a YAML file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        The study file; default: the bundled Nanjing Xinjiekou study.
+    **overrides : object
+        Top-level fields laid over the file's (None values are ignored).
+
+    Returns
+    -------
+    Study
+        Validated; its paths are made absolute, relative to the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        One line: the file is missing, is not YAML, or a field is wrong (named).
+    """
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (give the path of a study .yaml)")
