@@ -29,7 +29,14 @@ CACHE_VERSION = 1
 
 
 def default_dir() -> Path:
-    """The user's cache directory for circles (e.g. ~/.cache/circles)."""
+    """Where the cache lives unless a run names a folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$CIRCLES_CACHE_DIR`` when set, else the user's cache directory for circles
+        (``~/.cache/circles`` on Linux).
+    """
     env = os.environ.get("CIRCLES_CACHE_DIR")
     if env:
         return Path(env)
@@ -39,7 +46,18 @@ def default_dir() -> Path:
 
 
 def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file, read in 1 MB blocks.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -83,7 +101,19 @@ def code_digest() -> str:
 
 
 def make_key(parts: dict) -> str:
-    """A stable key from JSON-able parts (file digests, settings) and the code's digest."""
+    """A stable key from JSON-able parts and the code's digest.
+
+    Parameters
+    ----------
+    parts : dict
+        What the entry depends on: file digests and settings.
+
+    Returns
+    -------
+    str
+        32 hex digits; a change in any part, in :data:`CACHE_VERSION` or in the code
+        (:func:`code_digest`) gives another key.
+    """
     text = json.dumps(
         {"version": CACHE_VERSION, "code": code_digest(), **parts}, sort_keys=True, default=str
     )
@@ -92,6 +122,22 @@ def make_key(parts: dict) -> str:
 
 @dataclass
 class Entry:
+    """One cache entry, as ``circles cache info`` lists it.
+
+    Attributes
+    ----------
+    key : str
+        Its key.
+    path : pathlib.Path
+        Its file.
+    size_bytes : int
+        Its size.
+    created : float
+        When it was written (a POSIX time).
+    source : str
+        The data it holds (the OSM file's name), or ``(unreadable)``.
+    """
+
     key: str
     path: Path
     size_bytes: int
@@ -104,7 +150,24 @@ def _path(cache_dir: Path, key: str) -> Path:
 
 
 def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write an entry atomically (a temporary file renamed into place)."""
+    """Write an entry atomically: a temporary file renamed into place.
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder (created when missing).
+    key : str
+        The entry's key.
+    arrays : dict of str to numpy.ndarray
+        Plain arrays (no objects: entries load with ``allow_pickle=False``).
+    meta : dict
+        JSON-able metadata.
+
+    Returns
+    -------
+    pathlib.Path
+        The entry's file.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = _path(cache_dir, key)
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".npz")
@@ -120,7 +183,21 @@ def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) 
 
 
 def load(cache_dir: Path, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
-    """The arrays and metadata of an entry, or None when absent or unreadable."""
+    """The arrays and metadata of an entry.
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder.
+    key : str
+        The entry's key.
+
+    Returns
+    -------
+    tuple of (dict, dict) or None
+        The arrays and the metadata; None when the entry is absent or unreadable (a
+        broken entry is a miss, rewritten by the next store).
+    """
     path = _path(cache_dir, key)
     if not path.is_file():
         return None
@@ -134,7 +211,18 @@ def load(cache_dir: Path, key: str) -> tuple[dict[str, np.ndarray], dict] | None
 
 
 def entries(cache_dir: Path) -> list[Entry]:
-    """The entries in a cache folder, newest first."""
+    """The entries in a cache folder.
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder.
+
+    Returns
+    -------
+    list of Entry
+        Newest first.
+    """
     out = []
     for p in cache_dir.glob("prepared-*.npz"):
         source = ""
@@ -150,7 +238,18 @@ def entries(cache_dir: Path) -> list[Entry]:
 
 
 def clear(cache_dir: Path) -> int:
-    """Delete every entry; returns how many were removed."""
+    """Delete every entry, and any temporary file a killed write left.
+
+    Parameters
+    ----------
+    cache_dir : pathlib.Path
+        The cache folder.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+    """
     n = 0
     for p in list(cache_dir.glob("prepared-*.npz")) + list(cache_dir.glob(".tmp-*.npz")):
         p.unlink(missing_ok=True)
@@ -159,6 +258,18 @@ def clear(cache_dir: Path) -> int:
 
 
 def age_text(created: float) -> str:
+    """How long ago a POSIX time was, for a person: ``12 min`` or ``5 h``.
+
+    Parameters
+    ----------
+    created : float
+        A POSIX time.
+
+    Returns
+    -------
+    str
+        Minutes below two hours, else hours.
+    """
     minutes = (time.time() - created) / 60
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
 

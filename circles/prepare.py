@@ -397,7 +397,18 @@ class TableLog:
 
     @classmethod
     def of(cls, study: Study) -> TableLog | None:
-        """An empty log for a study with tables of its own, else None."""
+        """An empty log for a study's tables.
+
+        Parameters
+        ----------
+        study : Study
+            Its ``pois`` and ``residences.file``.
+
+        Returns
+        -------
+        TableLog or None
+            None when the study reads no table of its own.
+        """
         if study.pois or study.residences.file is not None:
             return cls(study.pois_mode)
         return None
