@@ -7,13 +7,15 @@ import inspect
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from circles.options import PLAN_OPTIONS, RUN_OPTIONS, Option
 
 app = typer.Typer(
     help="circles: 15-minute living circles (15分钟生活圈) from OpenStreetMap.\n\n"
@@ -39,16 +41,33 @@ def _progress(label: str) -> Iterator[None]:
     console.print(f"[green]✓[/] {escape(label)} [dim]({time.perf_counter() - t0:.1f} s)[/]")
 
 
+@contextlib.contextmanager
+def _one_line_errors(debug: bool) -> Iterator[None]:
+    """A CirclesError as one ``error:`` line and exit code 2; an internal error as one line
+    and exit code 1, with its traceback under ``--debug``."""
+    from circles._errors import CirclesError
+
+    try:
+        yield
+    except CirclesError as e:
+        _fail(str(e))
+    except typer.Exit:
+        raise
+    except Exception as e:
+        if debug:
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
+
+
 def run(config: Path | None = None, **options: Any) -> None:
     """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
     from circles import pipeline
-    from circles._errors import CirclesError
     from circles.cache import default_dir as default_cache_dir
     from circles.options import RUN_OPTIONS, study_for_run
     from circles.outputs import write_outputs
 
     run_only = {o.name: options.pop(o.name) for o in RUN_OPTIONS if not o.fields}
-    try:
+    with _one_line_errors(run_only["debug"]):
         study = study_for_run(config, run_only["set"] or (), **options)
         target = run_only["out"] or study.output_folder
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
@@ -57,14 +76,6 @@ def run(config: Path | None = None, **options: Any) -> None:
         result = pipeline.run(study, step=_progress, tables_only=tables_only, cache_dir=cache)
         with _progress("写出结果 Writing outputs"):
             folder = write_outputs(result, target)
-    except CirclesError as e:
-        _fail(str(e))
-    except typer.Exit:
-        raise
-    except Exception as e:  # an internal error: one line unless --debug
-        if run_only["debug"]:
-            raise
-        _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
 
     from circles.outputs.console import warning_lines
 
@@ -83,15 +94,12 @@ def run(config: Path | None = None, **options: Any) -> None:
     out.print(f"Outputs: {escape(str(folder))}", highlight=False)
 
 
-def _run_signature() -> inspect.Signature:
-    """``run``'s parameters, one per option of the table (circles.options.RUN_OPTIONS)."""
-    from circles.options import RUN_OPTIONS
-
-    config = Annotated[
-        Path | None, typer.Argument(help="study .yaml; default: the bundled Nanjing study")
-    ]
+def _signature(options: Sequence[Option], config_help: str) -> inspect.Signature:
+    """A command's parameters: a CONFIG argument, then one per option of a table of
+    circles.options (``RUN_OPTIONS``, ``PLAN_OPTIONS``)."""
+    config = Annotated[Path | None, typer.Argument(help=config_help)]
     params = [inspect.Parameter("config", _KEYWORD, default=None, annotation=config)]
-    for option in RUN_OPTIONS:
+    for option in options:
         kind: Any = cast(Any, list)[option.kind] if option.many else option.kind
         switch = option.kind is bool and option.flag is None
         # Built at run time from the table: typer reads it like a written annotation.
@@ -106,8 +114,132 @@ def _run_signature() -> inspect.Signature:
 
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
-run.__signature__ = _run_signature()  # type: ignore[attr-defined]
+_CONFIG_HELP = "study .yaml; default: the bundled Nanjing study"
+run.__signature__ = _signature(RUN_OPTIONS, _CONFIG_HELP)  # type: ignore[attr-defined]
 app.command()(run)
+
+
+def plan(config: Path | None = None, **options: Any) -> None:
+    """Where to build: propose the sites that bring the most residents within an item's
+    walking distance, keeping the existing facilities (plan.html, sites.csv, report)."""
+    from circles import pipeline
+    from circles.cache import default_dir as default_cache_dir
+    from circles.options import check_plan_options, study_for_run
+    from circles.outputs.plan import write_plan
+
+    plan_only = {o.name: options.pop(o.name) for o in PLAN_OPTIONS if not o.fields}
+    with _one_line_errors(plan_only["debug"]):
+        check_plan_options(plan_only)
+        study = study_for_run(config, plan_only["set"] or (), **options)
+        item = _plan_item(study, plan_only)
+        candidates = _plan_candidates(plan_only)
+        console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
+        cache = None if plan_only["no_cache"] else (plan_only["cache_dir"] or default_cache_dir())
+        result = pipeline.run(study, step=_progress, tables_only=True, cache_dir=cache)
+        with _progress("选址 Choosing sites"):
+            proposal = _plan_sites(result, item, candidates, plan_only)
+        with _progress("写出结果 Writing outputs"):
+            folder = write_plan(proposal, plan_only["out"])
+
+    from circles.outputs.console import plan_table
+
+    out.print(plan_table(proposal))
+    for note in proposal.notes[:3]:
+        console.print(f"[yellow]![/] {escape(note)}", highlight=False)
+    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
+
+
+def _plan_item(study: Any, given: dict[str, Any]) -> Any:
+    """The item planned for: ``--item`` of the study's standard, or ``--category``."""
+    from circles import planning
+
+    if given["category"]:
+        return planning.Item(given["category"], float(given["distance"]))
+    from circles._errors import ConfigError
+    from circles.standards import load_standard
+
+    if study.standard is None:
+        raise ConfigError(
+            "--item needs a standard; give --standard NAME, or --category and --distance"
+        )
+    return planning.item_from_standard(load_standard(study.standard), given["item"])
+
+
+def _plan_candidates(given: dict[str, Any]) -> Any:
+    """The ``--candidates`` table (circles.planning.CandidateTable), or None."""
+    if not given["candidates"]:
+        return None
+    import pydantic
+
+    from circles import planning
+    from circles._errors import ConfigError
+
+    spec = {"file": given["candidates"], "crs": given["candidates_crs"] or "wgs84"}
+    try:
+        return planning.CandidateTable(**spec, cost=given["cost_column"])
+    except pydantic.ValidationError as e:
+        message = e.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"--candidates-crs {spec['crs']}: {message}") from None
+
+
+def _plan_sites(result: Any, item: Any, candidates: Any, given: dict[str, Any]) -> Any:
+    """circles.planning.plan with the command line's options."""
+    from circles import planning
+
+    return planning.plan(
+        result,
+        item,
+        given["add"],
+        candidates=candidates,
+        objective=given["objective"] or "residents",
+        budget=given["budget"],
+        exact=given["exact"],
+        cover_all=given["cover_all"],
+    )
+
+
+plan.__signature__ = _signature(PLAN_OPTIONS, _CONFIG_HELP)  # type: ignore[attr-defined]
+app.command()(plan)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="the base run's output folder (A)")],
+    run_b: Annotated[Path, typer.Argument(help="the scenario's or later year's folder (B)")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="output folder; default: compare--<A>--<B> beside B"),
+    ] = None,
+    self_contained: Annotated[
+        bool | None,
+        typer.Option(
+            "--self-contained/--cdn", help="compare.html embeds Leaflet; default: B's map setting"
+        ),
+    ] = None,
+    basemap: Annotated[
+        str | None, typer.Option(help="osm, light or none (offline); default: B's map setting")
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="show tracebacks of internal errors")] = False,
+) -> None:
+    """Compare two runs of one area (B − A): indicator deltas, grade changes, a map of
+    coverage gained and lost (compare.html, compare.csv)."""
+    with _one_line_errors(debug):
+        from circles.comparison import compare as compare_runs
+        from circles.outputs.compare import write_comparison
+
+        if basemap is not None and basemap not in ("osm", "light", "none"):
+            _fail(f"--basemap {basemap!r}: give osm, light or none")
+        comparison = compare_runs(run_a, run_b)
+        target = out_dir or run_b.absolute().parent / (
+            f"compare--{run_a.absolute().name}--{run_b.absolute().name}"
+        )
+        folder = write_comparison(
+            comparison, target, self_contained=self_contained, basemap=basemap
+        )
+    from circles.outputs.console import comparison_table
+
+    out.print(comparison_table(comparison))
+    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
 
 
 cache_app = typer.Typer(help="The cache of parsed networks and services.", no_args_is_help=True)

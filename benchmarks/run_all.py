@@ -41,9 +41,12 @@ from common import (
 )
 
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
-BENCHES = ("engine", "e2e", "scale", "isochrones")
+BENCHES = ("engine", "e2e", "scale", "isochrones", "plan")
 # Benchmarks that print a Markdown table of their own; run_all keeps it in a block of its own.
-MARKDOWN_BENCHES = {"isochrones": ("bench_isochrones.py", "Isochrones")}
+MARKDOWN_BENCHES = {
+    "isochrones": ("bench_isochrones.py", "Isochrones"),
+    "plan": ("bench_plan.py", "Where to build: greedy, exact and spopt's MCLP"),
+}
 
 
 def run_benchmarks(results: Path, quick: bool, only: set[str]) -> None:

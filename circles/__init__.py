@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from circles._errors import CirclesError, ConfigError, InputError, NetworkUnavailableError
 
 if TYPE_CHECKING:
+    from circles.comparison import Comparison, compare
     from circles.config import Study, load_study, study_from_dict
     from circles.engine import Graph, Points, Reach, reach
     from circles.outputs import write_outputs
     from circles.pipeline import run
+    from circles.planning import Item, Plan, plan
     from circles.result import StudyResult
 
 __version__ = "0.1.0"
@@ -37,6 +39,11 @@ _LAZY = {
     "run": "circles.pipeline",
     "StudyResult": "circles.result",
     "write_outputs": "circles.outputs",
+    "plan": "circles.planning",
+    "Plan": "circles.planning",
+    "Item": "circles.planning",
+    "compare": "circles.comparison",
+    "Comparison": "circles.comparison",
 }
 
 
@@ -48,15 +55,20 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CirclesError",
+    "Comparison",
     "ConfigError",
     "Graph",
     "InputError",
+    "Item",
     "NetworkUnavailableError",
+    "Plan",
     "Points",
     "Reach",
     "Study",
     "StudyResult",
+    "compare",
     "load_study",
+    "plan",
     "reach",
     "run",
     "study_from_dict",

@@ -238,6 +238,17 @@ class Study(_Model):
         "the path of a standard .yaml, or null for no scoring",
     )
     output_dir: Path = Path("outputs")
+    scenario: str | None = Field(
+        None,
+        pattern=_STUDY_NAME,
+        description="names a variant of the study (new-pharmacy): its default output "
+        "folder is <output_dir>/<name>--<scenario>",
+    )
+    remove_pois: Path | None = Field(
+        None,
+        description="a file of services to close: OSM ids (node/123, way/45, or osm_type "
+        "and osm_id columns) or rows of the pois tables (pois[0]:17)",
+    )
 
     @field_validator("standard")
     @classmethod
@@ -282,7 +293,16 @@ class Study(_Model):
 
     @property
     def output_folder(self) -> Path:
-        """Where a run writes by default: ``output_dir/name``."""
+        """Where a run writes by default.
+
+        Returns
+        -------
+        pathlib.Path
+            ``output_dir/name``, or ``output_dir/name--scenario`` for a scenario, so a
+            variant never replaces its base run and sorts beside it.
+        """
+        if self.scenario:
+            return self.output_dir / f"{self.name}--{self.scenario}"
         return self.output_dir / self.name
 
 
@@ -310,6 +330,7 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     for table in study.pois:
         table.file = absolute(table.file)
     study.residences.file = fix(study.residences.file)
+    study.remove_pois = fix(study.remove_pois)
     from circles.standards import is_path_like
 
     if study.standard is not None and is_path_like(study.standard):

@@ -28,6 +28,7 @@ __all__ = [
     "Reach",
     "augment",
     "ball",
+    "pairs_within",
     "reach",
     "to_csr",
     "warm_up",
@@ -462,6 +463,120 @@ def reach(
         k_nearest_m=near if k_nearest > 1 else None,
         decayed=score if decay is not None else None,
     )
+
+
+@njit(cache=True, nogil=True)
+def _search_one(csr, node, d0, limit, scratch):
+    """One bounded search from a single point; the ball's size (see :func:`_ball`)."""
+    return _ball(
+        csr, np.full(1, node, dtype=np.int64), np.full(1, d0, dtype=np.float64), limit, scratch
+    )
+
+
+@njit(cache=True, nogil=True)
+def _pairs_kernel(csr, sources, targets, limit):
+    """Every (source, target, distance) within ``limit``: one bounded search per source.
+
+    ``csr`` is (indptr, indices, weights); ``sources`` (node, start distance) of the points
+    searched from; ``targets`` (ptr and ids of the points grouped by node, end distance).
+    The output grows by doubling; pairs come per source, in the order nodes are settled.
+    """
+    src_node, src_d0 = sources
+    tgt_ptr, tgt_ids, tgt_d1 = targets
+    n, m_adj = len(csr[0]) - 1, len(csr[1]) + 2
+    scratch = (
+        np.full(n, np.inf),
+        np.zeros(n, dtype=np.bool_),
+        np.empty(n, dtype=np.int64),
+        np.empty(m_adj, dtype=np.float64),
+        np.empty(m_adj, dtype=np.int64),
+    )
+    dist, done, touched = scratch[0], scratch[1], scratch[2]
+    cap = max(16, 4 * len(src_node))
+    out = (np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64), np.empty(cap))
+    m = 0
+    for s in range(len(src_node)):
+        cnt = _search_one(csr, src_node[s], src_d0[s], limit, scratch)
+        for i in range(cnt):
+            v = touched[i]
+            for j in range(tgt_ptr[v], tgt_ptr[v + 1]):
+                d = dist[v] + tgt_d1[tgt_ids[j]]
+                if d > limit:
+                    continue
+                if m == len(out[0]):
+                    out = (
+                        np.concatenate((out[0], np.empty(m, dtype=np.int64))),
+                        np.concatenate((out[1], np.empty(m, dtype=np.int64))),
+                        np.concatenate((out[2], np.empty(m))),
+                    )
+                out[0][m] = s
+                out[1][m] = tgt_ids[j]
+                out[2][m] = d
+                m += 1
+        dist[touched[:cnt]] = np.inf
+        done[touched[:cnt]] = False
+    return out[0][:m], out[1][:m], out[2][:m]
+
+
+def pairs_within(
+    graph: Graph, origins: Points, targets: Points, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (origin, target) pair within ``limit`` network metres, with its distance.
+
+    The same rules as :func:`reach`: points split their edges (:func:`augment`), both snap
+    distances are walked, and a pair exactly at ``limit`` counts. One bounded search runs
+    from each point of the smaller side (targets when there are no more of them than
+    origins, as :func:`reach` does with services), touching only the ball around it; so
+    ``counts`` of :func:`reach` with one category and threshold ``limit`` equal the number
+    of pairs per origin.
+
+    Parameters
+    ----------
+    graph : Graph
+        The undirected walking graph (edge lengths in metres).
+    origins : Points
+        Points attached to edges of ``graph`` (residence clusters, say).
+    targets : Points
+        Points attached to edges of ``graph`` (candidate sites, services).
+    limit : float
+        Largest distance (m) of a pair; not negative.
+
+    Returns
+    -------
+    origin_index : numpy.ndarray
+        Index of each pair's origin (int64).
+    target_index : numpy.ndarray
+        Index of each pair's target (int64).
+    distance_m : numpy.ndarray
+        Network distance (m) of each pair, snap distances included (float64).
+        Pairs are sorted by origin, then target.
+
+    Raises
+    ------
+    ValueError
+        If ``limit`` is negative or not a number.
+    """
+    limit = float(limit)
+    if not limit >= 0:
+        raise ValueError(f"limit must be a distance of at least 0 m, not {limit}")
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+    if len(origins) == 0 or len(targets) == 0:
+        return empty
+    g, (o_node, t_node) = augment(graph, origins, targets)
+    indptr, indices, weights, _ = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)
+    o_d = np.asarray(origins.snap_m, dtype=np.float64)
+    t_d = np.asarray(targets.snap_m, dtype=np.float64)
+    from_targets = len(targets) <= len(origins)
+    (src_node, src_d), (dst_node, dst_d) = (
+        ((t_node, t_d), (o_node, o_d)) if from_targets else ((o_node, o_d), (t_node, t_d))
+    )
+    ptr, ids = _group_by_node(g.n_nodes, dst_node)
+    src, dst, dist = _pairs_kernel(
+        (indptr, indices, weights), (src_node, src_d), (ptr, ids, dst_d), limit
+    )
+    o_idx, t_idx = (dst, src) if from_targets else (src, dst)
+    order = np.lexsort((t_idx, o_idx))
+    return o_idx[order], t_idx[order], dist[order]
 
 
 def ball(

@@ -16,7 +16,14 @@ from typing import Any
 from circles._errors import ConfigError
 from circles.config import Study, load_study, study_from_dict
 
-__all__ = ["RUN_OPTIONS", "Option", "parse_assignment", "study_for_run"]
+__all__ = [
+    "PLAN_OPTIONS",
+    "RUN_OPTIONS",
+    "Option",
+    "check_plan_options",
+    "parse_assignment",
+    "study_for_run",
+]
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,20 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("pois_mode",),
     ),
     Option(
+        "remove_pois",
+        "a file of services to close: OSM ids (node/123, way/45, or osm_type,osm_id "
+        "columns) or --pois rows (pois[0]:17); unknown ones go to rejected_rows.csv",
+        ("remove_pois",),
+        Path,
+        _path,
+    ),
+    Option(
+        "scenario",
+        "name of a variant (new-pharmacy): its default output folder is "
+        "<output_dir>/<study>--<scenario>; compare it with `circles compare`",
+        ("scenario",),
+    ),
+    Option(
         "residences",
         "a 小区 table (points or polygons, households or population)",
         ("residences.file",),
@@ -291,18 +312,24 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set '{text}': the value is not valid YAML") from None
 
 
-def _check_combination(given: dict[str, Any]) -> None:
+def _check_combination(given: dict[str, Any], by_name: dict[str, Option] = _BY_NAME) -> None:
     groups: dict[str, list[str]] = {}
     for name in given:
-        option = _BY_NAME[name]
+        option = by_name[name]
         if option.group:
             groups.setdefault(option.group, []).append(option.first_flag)
         if option.requires and not any(r in given for r in option.requires):
-            needed = " or ".join(_BY_NAME[r].first_flag + " FILE" for r in option.requires)
+            needed = " or ".join(_requirement(by_name[r]) for r in option.requires)
             raise ConfigError(f"{option.first_flag} applies to {needed}; give that too")
     for flags in groups.values():
         if len(flags) > 1:
             raise ConfigError(f"give only one of {', '.join(flags)}")
+
+
+def _requirement(option: Option) -> str:
+    """How an error names an option that must be given too (``--pois FILE``)."""
+    metavar = {Path: " FILE", float: " N", int: " N", str: " TEXT"}.get(option.kind, "")
+    return option.first_flag + metavar
 
 
 def _default_name(given: dict[str, Any]) -> str:
@@ -403,3 +430,137 @@ def study_for_run(
         _set(data, *parse_assignment(text))
     where = ", ".join([_BY_NAME[k].first_flag for k in given] + [f"--set {a}" for a in assignments])
     return study_from_dict(data, where=where or "study")
+
+
+# ---------------------------------------------------------------------------------------
+# circles plan
+# ---------------------------------------------------------------------------------------
+
+# The study options of `circles run` that a plan takes: what the study is made of and how
+# its maps look; not thresholds or origins (the item sets the one distance planned for).
+_PLAN_STUDY = (
+    "osm",
+    "boundary",
+    "standard",
+    "residences",
+    "residences_crs",
+    "residence_method",
+    "pois",
+    "pois_crs",
+    "pois_mode",
+    "remove_pois",
+    "scenario",
+    "encoding",
+    "max_snap",
+    "self_contained",
+    "basemap",
+    "set",
+    "cache_dir",
+    "no_cache",
+    "debug",
+)
+
+PLAN_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "item",
+        "LEVEL:CATEGORY of the study's standard, e.g. 5min:elder_care (see `circles "
+        "standards show`)",
+        group="item",
+    ),
+    Option(
+        "category",
+        "a category key, e.g. pharmacy (with --distance; no standard needed)",
+        group="item",
+        requires=("distance",),
+    ),
+    Option("distance", "walking distance (m) for --category", kind=float, requires=("category",)),
+    Option("add", "how many new sites to propose (N ≥ 1)", kind=int),
+    Option(
+        "objective",
+        "what a site's gain counts: residents (default) or clusters newly covered",
+    ),
+    Option(
+        "budget",
+        "total cost the sites may add up to (a cost per candidate: --cost-column)",
+        kind=float,
+    ),
+    Option(
+        "cost_column",
+        "the column of --candidates holding each site's cost (default: cost, 造价, 费用 …)",
+        requires=("candidates",),
+    ),
+    Option(
+        "cover_all",
+        "the fewest new sites that cover every cluster a candidate can reach",
+        kind=bool,
+    ),
+    Option(
+        "candidates",
+        "your own candidate sites (CSV, XLSX, GeoJSON, GeoPackage; read like --pois); "
+        "default: street nodes near residential areas, one per 50 m",
+        kind=Path,
+        parse=_path,
+    ),
+    Option(
+        "candidates_crs",
+        "coordinates of --candidates: wgs84 (default), gcj02 (AMap), bd09 (Baidu), EPSG:<code>",
+        requires=("candidates",),
+    ),
+    Option(
+        "exact", "solve the integer program (HiGHS) and report the greedy answer's gap", kind=bool
+    ),
+    Option(
+        "out",
+        "output folder; default: <output_dir>/<study name>/plan-<level>-<category>",
+        kind=Path,
+    ),
+    *(_BY_NAME[name] for name in _PLAN_STUDY),
+)
+_PLAN_ONLY = {o.name: o for o in PLAN_OPTIONS if not o.fields}
+
+
+def check_plan_options(given: dict[str, Any]) -> None:
+    """Refuse inconsistent options of ``circles plan`` before anything runs.
+
+    Parameters
+    ----------
+    given : dict
+        Options of :data:`PLAN_OPTIONS` that set no study field, by name; None (or
+        False for a switch) means not given.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ConfigError
+        One line: neither or both of ``--item`` and ``--category``, ``--category``
+        without ``--distance``, ``--add`` below 1 or missing (without ``--budget`` or
+        ``--cover-all``),
+        ``--cover-all`` with ``--budget``, a distance or budget that is not positive,
+        ``--candidates-crs`` or
+        ``--cost-column`` without ``--candidates``, an unknown objective.
+    """
+    given = {k: v for k, v in given.items() if v is not None and v is not False and v != []}
+    if "item" not in given and "category" not in given:
+        raise ConfigError(
+            "say what to plan for: --item LEVEL:CATEGORY (e.g. 5min:elder_care) or "
+            "--category KEY --distance M"
+        )
+    _check_combination({k: v for k, v in given.items() if k in _PLAN_ONLY}, _PLAN_ONLY)
+    add = given.get("add")
+    if add is None and not {"cover_all", "budget"} & set(given):
+        raise ConfigError("say how many sites to propose: --add N (or --budget B, --cover-all)")
+    if add is not None and add < 1:
+        raise ConfigError(f"--add {add}: give a number of new sites of at least 1")
+    if "cover_all" in given and "budget" in given:
+        raise ConfigError("--cover-all finds the fewest sites; it takes no --budget")
+    for name in ("distance", "budget"):
+        if name in given and not given[name] > 0:
+            raise ConfigError(
+                f"{_PLAN_ONLY[name].first_flag} {given[name]:g}: give a positive number"
+            )
+    objective = given.get("objective", "residents")
+    if objective not in ("residents", "clusters"):
+        raise ConfigError(f"--objective {objective}: give residents or clusters")

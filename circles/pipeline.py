@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 # stages load where they are used, so that a cold run can load them while its OSM file is
 # read in a worker process, and a cached run starts fast.
 from circles.config import Study
-from circles.prepare import TableLog, add_poi_tables, prepare
+from circles.prepare import TableLog, add_poi_tables, prepare, remove_services
 from circles.progress import StepHook, Steps
 from circles.result import StudyResult
 from circles.scope import Scope
@@ -94,13 +94,18 @@ def run(
 def _read_poi_tables(
     study: Study, scope: Scope, prepared: Prepared, steps: Steps
 ) -> TableLog | None:
-    """Lay the study's POI tables over the services; the log of its tables, if it has any."""
+    """Lay the study's POI tables over the services and close those its ``remove_pois``
+    lists; the log of its tables, if it has any."""
     log = TableLog.of(study)
     if study.pois and log is not None:
         # After the cache: an entry holds OSM services only, so a changed table is never
         # served stale.
         with steps("pois", "读取 POI 表 Reading POI tables"):
             add_poi_tables(prepared, study, scope.categories, log)
+    if study.remove_pois is not None and log is not None:
+        # After the tables (their rows can be closed) and after the cache, like them.
+        with steps("remove_pois", "关闭设施 Closing services"):
+            remove_services(prepared, study, log)
     return log
 
 

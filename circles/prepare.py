@@ -8,6 +8,7 @@ study's own POI tables over the services. Runs, plans and a server all start her
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "load_extract",
     "prepare",
     "reject_far_rows",
+    "remove_services",
     "study_area",
 ]
 
@@ -388,12 +390,15 @@ class TableLog:
         The summary of the 小区 table, when there is one.
     rejected : list of dict
         Every row not used, with its reason (``rejected_rows.csv``).
+    removed : dict or None
+        What ``remove_pois`` closed (:func:`remove_services`), when the study has it.
     """
 
     pois_mode: str
     pois: list[dict[str, Any]] = field(default_factory=list)
     residences: dict[str, Any] | None = None
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    removed: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, study: Study) -> TableLog | None:
@@ -402,14 +407,14 @@ class TableLog:
         Parameters
         ----------
         study : Study
-            Its ``pois`` and ``residences.file``.
+            Its ``pois``, ``residences.file`` and ``remove_pois``.
 
         Returns
         -------
         TableLog or None
             None when the study reads no table of its own.
         """
-        if study.pois or study.residences.file is not None:
+        if study.pois or study.residences.file is not None or study.remove_pois is not None:
             return cls(study.pois_mode)
         return None
 
@@ -517,3 +522,158 @@ def add_poi_tables(
                 duplicates_merged=merged.duplicates[k],
             )
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Closing services (a scenario's ``remove_pois``)
+# ---------------------------------------------------------------------------------------
+
+_REMOVAL_REASONS = {
+    "bad_reference": "无法识别 not a service reference",
+    "not_found": "未找到该设施 no such service",
+    "duplicate": "重复 duplicate",
+}
+_OSM_REF = re.compile(r"(?:^|/)(node|way|relation)/(\d+)/?$", re.I)
+_SHORT_REF = re.compile(r"^([nwr])(\d+)$", re.I)
+_ROW_REF = re.compile(r"^(.+):(\d+)$")
+_SHORT_TYPES = {"n": "node", "w": "way", "r": "relation"}
+
+
+def _removal_entries(path: Path) -> list[tuple[int, str]]:
+    """The entries of a removal file: (row as a spreadsheet shows it, reference text).
+
+    One reference per line (``#`` starts a comment; a first line ``ref`` is a header), or
+    a CSV with ``osm_type`` and ``osm_id`` columns.
+    """
+    import csv
+    import io
+
+    if not path.is_file():
+        raise InputError(f"remove_pois: file not found: {path}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030", errors="replace")
+    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
+    header = [c.lower() for c in rows[0]] if rows else []
+    if "osm_type" in header and "osm_id" in header:
+        t, i = header.index("osm_type"), header.index("osm_id")
+        return [
+            (n, f"{r[t]}/{r[i]}" if len(r) > max(t, i) else ",".join(r))
+            for n, r in enumerate(rows[1:], start=2)
+            if any(r)
+        ]
+    start = 1
+    if header and header[0] in ("ref", "id", "osm", "service"):
+        rows, start = rows[1:], 2
+    return [(n, r[0]) for n, r in enumerate(rows, start) if r and r[0] and not r[0].startswith("#")]
+
+
+def _service_key(text: str, tables: dict[str, str]) -> tuple[str, str, int] | None:
+    """``("osm", type, id)`` or ``(table file name, "", row)``; None when not a reference."""
+    if m := _OSM_REF.search(text) or _SHORT_REF.match(text):
+        kind = m.group(1).lower()
+        return "osm", _SHORT_TYPES.get(kind, kind), int(m.group(2))
+    if m := _ROW_REF.match(text):
+        table = tables.get(m.group(1).replace(" ", ""), m.group(1))
+        return table, "", int(m.group(2))
+    return None
+
+
+def _removal_rejection(path: Path, row: int, text: str, reason: str, detail: str) -> dict:
+    return {
+        "file": path.name,
+        "kind": "remove_pois",
+        "row": row,
+        "reason": reason,
+        "reason_label": _REMOVAL_REASONS[reason],
+        "detail": detail,
+        "name": text,
+        "x": "",
+        "y": "",
+        "record": text,
+    }
+
+
+def remove_services(prepared: Prepared, study: Study, log: TableLog) -> None:
+    """Close the services a scenario's ``remove_pois`` file lists: they and their attachments go.
+
+    Runs after :func:`add_poi_tables` (rows of the study's tables can be closed too) and
+    after the cache, which holds OSM services only: a changed file is never served stale.
+    An OSM id closes every service of that feature (a feature may serve two categories);
+    a table row closes what that row added. Entries that are not references, name no
+    service, or repeat one are rejected rows with their reason, never ignored.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        Its ``services`` and ``service_attachment`` are replaced.
+    study : Study
+        Its ``remove_pois`` file and ``pois`` tables (``pois[0]:17`` is row 17 of the
+        first table's file, as ``rejected_rows.csv`` counts rows; ``file.csv:17`` too).
+    log : TableLog
+        Receives ``removed`` (file, entries, services closed) and the rejected entries.
+
+    Raises
+    ------
+    InputError
+        The file is missing or lists nothing.
+    """
+    path = study.remove_pois
+    if path is None:
+        return
+    entries = _removal_entries(path)
+    if not entries:
+        raise InputError(
+            f"remove_pois {path}: lists no service; give one per line (node/123, way/45, "
+            "pois[0]:17) or osm_type and osm_id columns"
+        )
+    services = prepared.services
+    n = len(services["x"])
+    source = services.get("source", np.full(n, "osm"))
+    source_row = services.get("source_row", np.full(n, -1))
+    tables = {f"pois[{i}]": t.file.name for i, t in enumerate(study.pois)}
+    drop = np.zeros(n, dtype=bool)
+    removed: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for row, text in entries:
+        key = _service_key(text, tables)
+        if key is None:
+            detail = "give node/123, way/45, relation/7 or a table row such as pois[0]:17"
+            rejected.append(_removal_rejection(path, row, text, "bad_reference", detail))
+            continue
+        if key[0] == "osm":
+            hit = (source == "osm") & (services["osm_type"] == key[1])
+            hit &= services["osm_id"] == key[2]
+        else:
+            hit = (source == key[0]) & (source_row == key[2])
+        if not hit.any():
+            where = "among the OSM services" if key[0] == "osm" else f"added from {key[0]}"
+            detail = f"no service {text} {where} of this run"
+            rejected.append(_removal_rejection(path, row, text, "not_found", detail))
+        elif not (hit & ~drop).any():
+            detail = f"{text} is listed twice; closed once"
+            rejected.append(_removal_rejection(path, row, text, "duplicate", detail))
+        for i in np.flatnonzero(hit & ~drop):
+            removed.append(
+                {
+                    "entry": text,
+                    "row": row,
+                    "category": str(services["category"][i]),
+                    "name": str(services["name"][i]),
+                    "source": str(source[i]),
+                }
+            )
+        drop |= hit
+    prepared.services = {k: v[~drop] for k, v in services.items()}
+    prepared.service_attachment = prepared.service_attachment.subset(~drop)
+    log.rejected.extend(rejected)
+    log.removed = {
+        "file": path.name,
+        "path": str(path),
+        "entries": len(entries),
+        "entries_rejected": len(rejected),
+        "services_removed": len(removed),
+        "removed": removed,
+    }

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from circles.scope import Scope
     from circles.scoring import Scores
 
-__all__ = ["coverage", "gap_warnings", "summarise", "tables_summary"]
+__all__ = ["coverage", "gap_warnings", "scenario_summary", "summarise", "tables_summary"]
 
 
 def coverage(
@@ -116,6 +116,37 @@ def tables_summary(log: TableLog, warnings: list[str]) -> dict[str, Any]:
         "rows_read": sum(t["rows_read"] for t in every),
         "rows_used": sum(t["rows_used"] for t in every),
         "rows_rejected": sum(t["rows_rejected"] for t in every),
+    }
+
+
+def scenario_summary(study: Study, log: TableLog | None, warnings: list[str]) -> dict[str, Any]:
+    """What makes a run a scenario: its name, the tables it adds and the services it closes.
+
+    Parameters
+    ----------
+    study : Study
+        Its ``scenario``, ``pois`` and ``remove_pois``.
+    log : TableLog, optional
+        Its ``removed`` record (:func:`circles.prepare.remove_services`).
+    warnings : list of str
+        Receives a line when entries of the removal file were not used.
+
+    Returns
+    -------
+    dict
+        ``name``, ``pois_added`` (the tables' file names) and ``removed`` (file, entries,
+        services closed and each one's category and name; None without a removal file).
+    """
+    removed = log.removed if log is not None else None
+    if removed and removed["entries_rejected"]:
+        warnings.append(
+            f"{removed['file']}: {removed['entries_rejected']} of {removed['entries']} "
+            "entries closed no service; see rejected_rows.csv"
+        )
+    return {
+        "name": study.scenario,
+        "pois_added": [t.file.name for t in study.pois],
+        "removed": removed,
     }
 
 
@@ -222,6 +253,8 @@ def summarise(
     summary["standard"] = scope.standard.describe() if scope.standard is not None else None
     if log is not None:
         summary["tables"] = tables_summary(log, warnings)
+    if study.scenario is not None or study.remove_pois is not None:
+        summary["scenario"] = scenario_summary(study, log, warnings)
     if scores is not None:
         summary["scoring"] = scores.summary()
     return summary

@@ -424,3 +424,64 @@ def test_decay_by_hand():
     np.testing.assert_allclose(lin.k_nearest_m[0, 0], [30.0, 80.0])
     exp = engine.reach(g, o, s, np.array([0, 0]), 1, [100.0], decay=engine.Decay(beta=0.01))
     assert exp.decayed[0, 0] == pytest.approx(math.exp(-0.3) + math.exp(-0.8))
+
+
+# --- pairs within a distance ----------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.data())
+def test_pairs_within_matches_networkx(data):
+    """Every pair within the limit, once, with its distance; searched from either side."""
+    exact = data.draw(st.booleans())
+    graph = data.draw(graphs(exact))
+    a = data.draw(points(graph, exact))
+    b = data.draw(points(graph, exact))
+    limit = float(data.draw(st.integers(0, 40))) if exact else data.draw(st.floats(0, 150))
+    dist = reference_distances(graph, a, b)
+    eps = 0.0 if exact else 1e-9
+    for origins, targets, ref in ((a, b, dist), (b, a, dist.T)):
+        o, t, d = engine.pairs_within(graph, origins, targets, limit)
+        got = set(zip(o.tolist(), t.tolist(), strict=True))
+        assert len(got) == len(o)  # no pair twice
+        assert np.all(np.diff(o) >= 0)  # sorted by origin
+        low = {tuple(p) for p in np.argwhere(ref <= limit - eps).tolist()}
+        high = {tuple(p) for p in np.argwhere(ref <= limit + eps).tolist()}
+        assert low <= got <= high
+        np.testing.assert_allclose(d, ref[o, t], rtol=0, atol=1e-6)
+
+
+def test_pairs_within_limit_counts_and_empty():
+    g = _triangle()
+    p = Points(np.array([0]), np.array([0.0]), np.array([0.0]))  # at node 0
+    q = Points(np.array([1]), np.array([20.0]), np.array([0.0]))  # at node 2: 25 m away
+    o, t, d = engine.pairs_within(g, p, q, 25.0)
+    assert (o.tolist(), t.tolist(), d.tolist()) == ([0], [0], [25.0])
+    assert len(engine.pairs_within(g, p, q, 24.999)[0]) == 0
+    empty = Points(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    assert len(engine.pairs_within(g, empty, q, 100.0)[0]) == 0
+    with pytest.raises(ValueError, match="limit"):
+        engine.pairs_within(g, p, q, -1.0)
+
+
+@pytest.mark.slow  # the bundled district, tables only
+@pytest.mark.parametrize("limit", [300.0, 500.0, 1000.0])
+def test_pairs_within_counts_agree_with_reach_on_the_district(limit):
+    from circles import pipeline
+    from circles.config import load_study
+    from circles.snap import EdgeIndex
+
+    res = pipeline.run(load_study(), tables_only=True)
+    index = EdgeIndex(res.network)
+    pts = res.clusters.geometry.representative_point()
+    att = index.attach(pts.x.to_numpy(), pts.y.to_numpy(), res.study.snap.max_distance_m)
+    s = res.services[res.services["used"]]
+    satt = index.attach(s.geometry.x.to_numpy(), s.geometry.y.to_numpy(), 1e9)
+    origins = Points(att.edge[att.used], att.offset[att.used], att.snap_m[att.used])
+    services = Points(satt.edge, satt.offset, satt.snap_m)
+    graph = res.network.graph
+    counts = engine.reach(graph, origins, services, np.zeros(len(services), np.int64), 1, [limit])
+    for a, b, by in ((origins, services, 0), (services, origins, 1)):
+        pairs = engine.pairs_within(graph, a, b, limit)
+        got = np.bincount(pairs[by], minlength=len(origins))
+        np.testing.assert_array_equal(got, counts.counts[:, 0, 0])

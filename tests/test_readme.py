@@ -168,8 +168,24 @@ def test_library_example_writes_a_map_that_opens_offline(sandbox, env, monkeypat
     assert len(scope["result"].clusters) == 11
 
 
+@pytest.mark.slow
+def test_plan_example_writes_a_plan_that_opens_offline(sandbox, env, monkeypatch):
+    [block] = [b for b in _of("python") if "circles.plan(" in b.text]
+    monkeypatch.chdir(sandbox)
+    monkeypatch.setenv("CIRCLES_CACHE_DIR", env["CIRCLES_CACHE_DIR"])
+    scope: dict = {}
+    exec(block.text, scope)  # noqa: S102 - our own README
+    folder = sandbox / "out" / "plan"
+    for name in ("sites.csv", "sites.geojson", "plan.html", "report.md", "report.html"):
+        assert (folder / name).is_file(), name
+    assert "cdn.jsdelivr.net" not in (folder / "plan.html").read_text(encoding="utf-8")
+    plan = scope["plan"]
+    assert plan.sites["rank"].tolist() == [1, 2, 3]
+    assert plan.after["residents"] > plan.before["residents"]
+
+
 def test_every_python_block_is_tested():
-    tested = ("from circles import Graph", "circles.write_outputs(")
+    tested = ("from circles import Graph", "circles.write_outputs(", "circles.plan(")
     untested = [b.id for b in _of("python") if not any(t in b.text for t in tested)]
     assert untested == [], "add a test for these python blocks"
 

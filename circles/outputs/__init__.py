@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -68,6 +68,7 @@ __all__ = [
     "REPORT_MD",
     "SUMMARY_JSON",
     "OutputError",
+    "write_folder",
     "write_outputs",
 ]
 
@@ -105,8 +106,11 @@ def _writers(
     ]
 
 
-def _check_replaceable(out_dir: Path) -> None:
-    """Only an empty folder or an earlier run's folder may be replaced."""
+def _check_replaceable(
+    out_dir: Path, known: Collection[str] = OUTPUT_FILES + OPTIONAL_FILES
+) -> None:
+    """Only an empty folder or an earlier run's folder (files named in ``known``) may be
+    replaced."""
     if not out_dir.name or out_dir.name in (".", ".."):
         raise OutputError(f"output folder {out_dir} has no name; give a folder such as outputs/x")
     if not out_dir.exists():
@@ -115,7 +119,6 @@ def _check_replaceable(out_dir: Path) -> None:
         raise OutputError(
             f"output path {out_dir} exists and is not a folder; remove it or choose another"
         )
-    known = OUTPUT_FILES + OPTIONAL_FILES
     foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in known)
     if foreign:
         shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
@@ -123,6 +126,59 @@ def _check_replaceable(out_dir: Path) -> None:
             f"refusing to replace {out_dir}: it holds files circles did not write ({shown}); "
             "choose an empty or new output folder"
         )
+
+
+def write_folder(
+    out_dir: Path,
+    writers: Iterable[tuple[str, Callable[[Path], object]]],
+    known: Collection[str],
+) -> Path:
+    """Write a folder of files all at once or not at all.
+
+    Every file is written into a temporary sibling folder, which is renamed to
+    ``out_dir`` once all of them are complete. An existing ``out_dir`` is replaced only if
+    it is empty or holds nothing but files named in ``known`` (an earlier run's);
+    otherwise nothing is written. A failing writer leaves ``out_dir`` as it was and no
+    temporary folder behind.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        The folder to write.
+    writers : iterable of (str, callable)
+        File names (fixed, never built from data) and functions writing a file at the
+        path they are given.
+    known : collection of str
+        The names of the files an earlier run of the same kind may have left there.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``, absolute.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created, or holds files of something else.
+    """
+    out_dir = Path(out_dir).absolute()
+    _check_replaceable(out_dir, known)
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        # mkdir, not mkdtemp: the folder gets the usual permissions (umask), not 0700.
+        tmp = parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp.mkdir()
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
+    try:
+        for name, write in writers:
+            write(tmp / name)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
 
 
 def write_outputs(
@@ -135,33 +191,36 @@ def write_outputs(
 ) -> Path:
     """Write the map, GeoPackage, CSV, summary and report of ``result`` into ``out_dir``.
 
-    The folder is replaced as a whole: files are written into a temporary sibling folder
-    which is renamed to ``out_dir`` once all of them are complete. An existing ``out_dir``
-    is replaced only if it is empty or holds nothing but an earlier run's files, otherwise
-    :class:`OutputError` is raised. ``carto_api_key`` enables the CARTO Positron basemap
-    (the map falls back to a grey OpenStreetMap without it). ``self_contained`` (embed
-    Leaflet, no CDN) and ``basemap`` (``osm``, ``light`` or ``none``) default to the
-    study's ``map:`` settings. Returns ``out_dir``.
+    The folder is replaced as a whole (:func:`write_folder`): files are written into a
+    temporary sibling folder which is renamed to ``out_dir`` once all of them are complete.
+    An existing ``out_dir`` is replaced only if it is empty or holds nothing but an earlier
+    run's files, otherwise :class:`OutputError` is raised.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The run to write.
+    out_dir : pathlib.Path
+        The output folder.
+    carto_api_key : str, optional
+        Enables the CARTO Positron basemap (the map falls back to a grey OpenStreetMap
+        without it).
+    self_contained : bool, optional
+        Embed Leaflet in map.html (no CDN); default: the study's ``map:`` setting.
+    basemap : str, optional
+        ``osm``, ``light`` or ``none``; default: the study's ``map:`` setting.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``, absolute.
     """
     map_options = {"self_contained": self_contained, "basemap": basemap}
-    out_dir = Path(out_dir).absolute()
-    _check_replaceable(out_dir)
-    parent = out_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        # mkdir, not mkdtemp: the folder gets the usual permissions (umask), not 0700.
-        tmp = parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.partial"
-        tmp.mkdir()
-    except OSError as e:
-        raise OutputError(f"cannot create the output folder in {parent}: {e.strerror}") from e
-    try:
-        for name, write in _writers(result, carto_api_key, map_options):
-            write(result, tmp / name)
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    writers = [
+        (name, partial(write, result))
+        for name, write in _writers(result, carto_api_key, map_options)
+    ]
+    return write_folder(out_dir, writers, OUTPUT_FILES + OPTIONAL_FILES)
 
 
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""The run's summary as one rich table: a row per category, a column per threshold."""
+"""The run's summary as one rich table: a row per category, a column per threshold; a plan's
+proposed sites as another (:func:`plan_table`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from rich.text import Text
 
 from circles.outputs import columns
 from circles.result import StudyResult
+from circles.values import as_number, format_number
 
 if TYPE_CHECKING:
+    from circles.comparison import Comparison
+    from circles.planning import Plan
     from circles.services import Category
     from circles.standards import Standard
 
@@ -259,3 +263,107 @@ def warning_lines(result: StudyResult, most: int = 2) -> list[str]:
     if len(others) > most:
         lines.append(f"… and {len(others) - most} more warnings in summary.json and the report")
     return lines
+
+
+def plan_table(plan: Plan) -> Table:
+    """A plan for the terminal: a row per proposed site, coverage before → after below.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan (:func:`circles.planning.plan`).
+
+    Returns
+    -------
+    rich.table.Table
+        Rank, street, residents and clusters newly covered, cumulative share (and cost,
+        when the sites have one); the caption gives coverage before → after by clusters,
+        area and residents, the method and the gap to the optimum when known.
+    """
+    from circles.outputs.plan import coverage_text, item_label, method_text, sites_table
+
+    frame = sites_table(plan)
+    has_cost = bool(frame["cost"].notna().any())
+    caption = [coverage_text(plan), method_text(plan)]  # a data gap is among plan.notes
+    table = Table(
+        title=Text(f"选址 Where to build: {item_label(plan)}", style="bold"),
+        caption=Text("\n".join(caption), style="dim"),
+        caption_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Street 街道", overflow="ellipsis", max_width=28, no_wrap=True)
+    table.add_column("lon, lat (WGS-84)", no_wrap=True)
+    table.add_column("+Residents\n新覆盖居民", justify="right", no_wrap=True)
+    table.add_column("+Clusters\n新覆盖小区", justify="right", no_wrap=True)
+    table.add_column("Covered\n累计覆盖", justify="right", no_wrap=True)
+    if has_cost:
+        table.add_column("Cost 费用", justify="right", no_wrap=True)
+    for r in frame.to_dict("records"):
+        share = as_number(r["cum_share"])
+        cells: list[str | Text] = [
+            str(r["rank"]),
+            Text(r["street"] or r["name"] or "—"),  # names are not rich markup
+            f"{r['lon']:.5f}, {r['lat']:.5f}",
+            format_number(r["new_residents"]),
+            format_number(r["new_clusters"]),
+            "—" if share is None else columns.format_share(share),
+        ]
+        table.add_row(*cells, *([format_number(r["cost"], 2)] if has_cost else []))
+    return table
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """A comparison for the terminal: coverage per category that changed, and the counts.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Run B against run A (:func:`circles.comparison.compare`).
+
+    Returns
+    -------
+    rich.table.Table
+        A row per category and threshold whose share of clusters changed (A, B, change);
+        the caption counts clusters matched, found in one run only, with reach gained or
+        lost, and grade changes.
+    """
+    from circles.outputs.compare import run_text
+
+    c = comparison
+    gained = int((c.changes["change"] == "gained").sum())
+    lost = int((c.changes["change"] == "lost").sum())
+    caption = [
+        f"{run_text(c, 'a')} · {run_text(c, 'b')}",
+        f"clusters 小区: {len(c.pairs):,} matched, {len(c.only_a):,} only in A, "
+        f"{len(c.only_b):,} only in B · reach gained {gained:,}, lost {lost:,} · "
+        f"grade changes {len(c.grades):,} · services +{(c.services['change'] == 'added').sum()}"
+        f" −{(c.services['change'] == 'removed').sum()}",
+    ]
+    table = Table(
+        title=Text("对比 Comparison (B − A)", style="bold"),
+        caption=Text("\n".join(caption), style="dim"),
+        caption_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for head in ("Category 类别", "Within", "A", "B", "Change"):
+        table.add_column(head, justify="left" if head.startswith("Cat") else "right")
+    for r in c.coverage.to_dict("records"):
+        change = as_number(r["change"])
+        if not change:
+            continue
+        a, b = as_number(r["a"]), as_number(r["b"])
+        table.add_row(
+            Text(r["category"]),
+            f"{r['threshold_m']:g} m",
+            GAP_TEXT if a is None else columns.format_share(a),
+            GAP_TEXT if b is None else columns.format_share(b),
+            Text(f"{change * 100:+.1f} pp", style="green" if change > 0 else "red"),
+        )
+    if not table.row_count:
+        table.add_row(Text("no change 无变化", style="dim"), "", "", "", "")
+    return table
