@@ -155,14 +155,7 @@ def _plan_item(study: Any, given: dict[str, Any]) -> Any:
 
     if given["category"]:
         return planning.Item(given["category"], float(given["distance"]))
-    from circles._errors import ConfigError
-    from circles.standards import load_standard
-
-    if study.standard is None:
-        raise ConfigError(
-            "--item needs a standard; give --standard NAME, or --category and --distance"
-        )
-    return planning.item_from_standard(load_standard(study.standard), given["item"])
+    return planning.item_of_study(study, given["item"])
 
 
 def _plan_candidates(given: dict[str, Any]) -> Any:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from circles.config import Study, load_study, study_from_dict
     from circles.engine import Graph, Points, Reach, reach
     from circles.outputs import write_outputs
+    from circles.outputs.compare import write_comparison
+    from circles.outputs.plan import write_plan
     from circles.pipeline import run
     from circles.planning import Item, Plan, plan
     from circles.result import StudyResult
@@ -42,8 +44,10 @@ _LAZY = {
     "plan": "circles.planning",
     "Plan": "circles.planning",
     "Item": "circles.planning",
+    "write_plan": "circles.outputs.plan",
     "compare": "circles.comparison",
     "Comparison": "circles.comparison",
+    "write_comparison": "circles.outputs.compare",
 }
 
 
@@ -72,5 +76,7 @@ __all__ = [
     "reach",
     "run",
     "study_from_dict",
+    "write_comparison",
     "write_outputs",
+    "write_plan",
 ]

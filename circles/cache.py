@@ -24,8 +24,8 @@ from circles.settings import PACKAGE_DIR
 if TYPE_CHECKING:
     from circles.prepare import Prepared
 
-# Bump when the content or meaning of an entry changes.
-CACHE_VERSION = 1
+# Bump when the content or meaning of an entry changes (2: the network's edge names).
+CACHE_VERSION = 2
 
 
 def default_dir() -> Path:
@@ -288,6 +288,8 @@ _NETWORK_FIELDS = (
     "indices",
     "weights",
     "csr_edge",
+    "street_names",  # a unicode array: stored without pickles
+    "edge_street",
 )
 _ATTACHMENT_FIELDS = ("edge", "offset", "snap_m", "used")
 

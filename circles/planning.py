@@ -38,8 +38,16 @@ __all__ = [
     "Coverage",
     "Item",
     "Plan",
+    "budget_greedy",
+    "cluster_attachment",
+    "coverage_sets",
+    "distinct_candidates",
+    "exact_sites",
     "file_candidates",
+    "greedy",
     "item_from_standard",
+    "item_of_study",
+    "nearest_existing",
     "plan",
     "street_candidates",
 ]
@@ -48,6 +56,8 @@ __all__ = [
 CANDIDATE_NEAR_M = 50.0
 #: Street candidates are thinned to the first node (in OSM id order) per square this wide.
 CANDIDATE_SPACING_M = 50.0
+#: A site on an unnamed edge takes the name of the nearest named edge this close (m).
+STREET_NAME_NEAR_M = 50.0
 #: Header names of a candidate file's cost column, when the spec names none.
 COST_HEADERS = ("cost", "造价", "费用", "成本", "投资")
 OBJECTIVES = ("residents", "clusters")
@@ -935,7 +945,7 @@ def plan(
 
     study = result.study
     if isinstance(item, str):
-        item = _item_of_study(study, item)
+        item = item_of_study(study, item)
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, not '{objective}'")
     if n is not None and n <= 0:
@@ -1008,7 +1018,26 @@ def plan(
     )
 
 
-def _item_of_study(study: Study, text: str) -> Item:
+def item_of_study(study: Study, text: str) -> Item:
+    """An item named ``LEVEL:CATEGORY`` in a study's standard.
+
+    Parameters
+    ----------
+    study : Study
+        Its ``standard``.
+    text : str
+        For example ``5min:elder_care``.
+
+    Returns
+    -------
+    Item
+        As :func:`item_from_standard` reads it.
+
+    Raises
+    ------
+    InputError
+        The study has no standard, or its standard has no such item.
+    """
     from circles.scope import Scope
 
     standard = Scope.of(study).standard
@@ -1096,7 +1125,7 @@ def _fill(
             "lat": np.round(lat, 7),
             "lon_gcj02": np.round(glon, 7),
             "lat_gcj02": np.round(glat, 7),
-            "street": _street_names(network, cand.attachment.subset(idx)),
+            "street": _street_names(network, cand.attachment.subset(idx), x, y),
             "snap_m": np.round(cand.attachment.snap_m[idx], 2),
             "cost": cand.cost[idx] if len(idx) else np.zeros(0),
             "new_residents": np.asarray(new_res, dtype=float),
@@ -1147,9 +1176,31 @@ def _fill(
     )
 
 
-def _street_names(network: WalkNetwork, attachment: Attachment) -> list[str]:
-    """The name of the street each site joins, when the network has street names."""
-    names = getattr(network, "edge_name", None)
-    if names is None:
-        return [""] * len(attachment)
-    return [str(names[e] or "") for e in attachment.edge]
+def _street_names(
+    network: WalkNetwork, attachment: Attachment, x: np.ndarray, y: np.ndarray
+) -> list[str]:
+    """The name of the street each site joins; if that edge has none, the name of the
+    nearest named edge within :data:`STREET_NAME_NEAR_M` of the site (ties: the lowest
+    edge index), else ``""``."""
+    from circles.snap import EdgeIndex, project_to_segments
+
+    names = network.street_of(attachment.edge).astype(object)
+    missing = np.flatnonzero(names == "")
+    if len(missing) == 0 or not (network.street_names != "").any():
+        return [str(n) for n in names]
+    index = EdgeIndex(network)
+    for i in missing:
+        # Every edge within the radius has a sample within radius + half_gap of the site.
+        near = index.tree.query_ball_point([x[i], y[i]], STREET_NAME_NEAR_M + index.half_gap)
+        e = np.unique(index.edge_of[np.asarray(near, dtype=np.int64)])
+        e = e[network.street_of(e) != ""]
+        if len(e) == 0:
+            continue
+        u, v = network.edge_u[e], network.edge_v[e]
+        d, _ = project_to_segments(
+            x[i], y[i], network.x[u], network.y[u], network.x[v], network.y[v]
+        )
+        best = int(np.argmin(d))  # e is sorted: ties go to the lowest edge index
+        if d[best] <= STREET_NAME_NEAR_M:
+            names[i] = network.street_of(e[best : best + 1])[0]
+    return [str(n) for n in names]

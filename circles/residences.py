@@ -14,7 +14,7 @@ its area times a default plot ratio (容积率). A grid cell uses a density per 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -162,7 +162,7 @@ def from_landuse(
     area = shapely.area(geoms)
     floor = np.where(floor > 0, floor, area * settings.default_far)
     dwellings, population = _population(floor, settings)
-    return _frame(
+    return clusters_frame(
         areas["name"].fillna("").to_numpy(),
         "landuse",
         geoms,
@@ -192,7 +192,7 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
     geoms = buildings.geometry.to_numpy()
     n = len(geoms)
     if n == 0:
-        return _frame([], "buildings", [], [], [], [], buildings.crs)
+        return clusters_frame([], "buildings", [], [], [], [], buildings.crs)
     left, right = shapely.STRtree(geoms).query(
         geoms, predicate="dwithin", distance=settings.building_cluster_m
     )
@@ -209,7 +209,9 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
         out_name.append(named[0] if named else "")
     floor = np.asarray(out_floor)
     dwellings, population = _population(floor, settings)
-    return _frame(out_name, "buildings", out_geom, floor, dwellings, population, buildings.crs)
+    return clusters_frame(
+        out_name, "buildings", out_geom, floor, dwellings, population, buildings.crs
+    )
 
 
 def from_grid(
@@ -245,10 +247,40 @@ def from_grid(
     population = area / 10_000.0 * settings.grid_persons_per_ha
     dwellings = population / settings.persons_per_dwelling
     floor = dwellings * settings.dwelling_m2
-    return _frame([""] * len(cx), "grid", geoms, floor, dwellings, population, network.crs)
+    return clusters_frame([""] * len(cx), "grid", geoms, floor, dwellings, population, network.crs)
 
 
-def _frame(names, method, geoms, floor, dwellings, population, crs) -> gpd.GeoDataFrame:
+def clusters_frame(
+    names: Any,
+    method: str,
+    geoms: Any,
+    floor: Any,
+    dwellings: Any,
+    population: Any,
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """The cluster table every way of forming clusters returns.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The clusters' names ("" when unnamed).
+    method : str
+        ``landuse``, ``buildings``, ``grid`` or ``table``; it sets the id's prefix (R, B,
+        G, T).
+    geoms : sequence of shapely.Geometry
+        Their outlines (cells, hulls or 小区 polygons).
+    floor, dwellings, population : sequence of float
+        Residential floor area (m²), dwellings and residents per cluster.
+    crs : Any
+        The geometries' CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        cluster_id, name, method, area_m2, floor_area_m2, dwellings (0.1), population
+        (whole) and geometry.
+    """
     n = len(geoms)
     prefix = {"landuse": "R", "buildings": "B", "grid": "G"}.get(method, "T")
     return gpd.GeoDataFrame(

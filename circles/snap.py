@@ -9,6 +9,7 @@ the walk from a door to the street is part of the walk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class EdgeIndex:
         # Several samples of one edge are one candidate.
         pair = np.unique(np.column_stack([point_of, cand_edge]), axis=0)
         p, e = pair[:, 0], pair[:, 1]
-        d, t = _project(
+        d, t = project_to_segments(
             pts[p, 0],
             pts[p, 1],
             net.x[net.edge_u[e]],
@@ -158,10 +159,25 @@ class EdgeIndex:
         return Attachment(edge, offset, snap, snap <= max_distance_m)
 
 
-def _project(
-    px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
+def project_to_segments(
+    px: Any, py: Any, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from points to segments, and the foot's position t in [0, 1] along each."""
+    """Distance from points to segments, and where the perpendicular foot falls.
+
+    Parameters
+    ----------
+    px, py : float or numpy.ndarray
+        The points (one, or one per segment).
+    ax, ay, bx, by : numpy.ndarray
+        The segments' ends, in the same CRS.
+
+    Returns
+    -------
+    distance : numpy.ndarray
+        From each point to its segment.
+    t : numpy.ndarray
+        The foot's position along each segment, in [0, 1] from ``a``.
+    """
     dx, dy = bx - ax, by - ay
     len2 = dx * dx + dy * dy
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -11,8 +11,8 @@ import pytest
 from scipy import sparse
 
 from circles._errors import EmptyNetworkError
-from circles.network import build_network, utm_crs
-from circles.sources.extract import OsmExtract, features_frame
+from circles.network import build_network, from_arrays, utm_crs
+from circles.sources.extract import OsmExtract, clip_extract, features_frame
 from circles.sources.osm_file import read_osm_file
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "nanjing-xinjiekou-2021.osm"
@@ -250,3 +250,175 @@ def test_extract_without_segments_raises():
 )
 def test_utm_crs(lon, lat, epsg):
     assert utm_crs(lon, lat).to_epsg() == epsg
+
+
+# --- street names -------------------------------------------------------------------------
+
+
+def _named(ways, names) -> OsmExtract:
+    ex = _metric_extract(ways)
+    return OsmExtract(
+        way_ids=ex.way_ids,
+        way_ptr=ex.way_ptr,
+        node_ids=ex.node_ids,
+        lon=ex.lon,
+        lat=ex.lat,
+        features=ex.features,
+        source=ex.source,
+        way_names=np.asarray(names, dtype=np.str_),
+    )
+
+
+def _edge_names(net) -> dict[tuple[int, int], str]:
+    """Edge names as {(smaller osm id, larger osm id): name}."""
+    return {
+        tuple(sorted((int(net.osm_id[u]), int(net.osm_id[v])))): str(name)
+        for u, v, name in zip(net.edge_u, net.edge_v, net.edge_name, strict=True)
+    }
+
+
+def test_street_names_reach_the_edges():
+    # 中山路 runs 1-2-3; an unnamed footway shares its segment 2-3 and goes on to 4.
+    # 汉中路 runs 3-5, and way 103 (no name) runs backwards over 1-2.
+    net = build_network(
+        _named(
+            [
+                [(1, 0.0, 0.0), (2, 100.0, 0.0), (3, 200.0, 0.0)],
+                [(2, 100.0, 0.0), (3, 200.0, 0.0), (4, 200.0, 100.0)],
+                [(3, 200.0, 0.0), (5, 300.0, 0.0)],
+                [(2, 100.0, 0.0), (1, 0.0, 0.0)],
+            ],
+            ["中山路", "", "汉中路", ""],
+        )
+    )
+    assert net.edge_name.dtype.kind == "U" and len(net.edge_name) == net.n_edges
+    # A segment two ways share keeps the name of the named one, whatever their order.
+    assert _edge_names(net) == {(1, 2): "中山路", (2, 3): "中山路", (3, 4): "", (3, 5): "汉中路"}
+
+
+def test_unnamed_extracts_and_synthetic_graphs_have_empty_names():
+    net = build_network(_metric_extract([[(1, 0.0, 0.0), (2, 100.0, 0.0), (3, 100.0, 50.0)]]))
+    assert net.edge_name.tolist() == ["", ""]
+    net = from_arrays(np.arange(3.0), np.zeros(3), [0, 1], [1, 2])
+    assert net.edge_name.tolist() == ["", ""]
+    named = from_arrays(np.arange(3.0), np.zeros(3), [1, 0], [2, 1], edge_name=np.array(["b", "a"]))
+    assert _edge_names(named) == {(0, 1): "a", (1, 2): "b"}
+
+
+def test_clipped_ways_keep_their_names():
+    from shapely.geometry import box
+
+    ex = _named(
+        [
+            # Leaves the box after node 3 and comes back at node 5: two pieces.
+            [
+                (1, 0.0, 0.0),
+                (2, 100.0, 0.0),
+                (3, 200.0, 0.0),
+                (4, 200.0, 900.0),
+                (5, 300.0, 0.0),
+                (6, 400.0, 0.0),
+            ],
+            [(3, 200.0, 0.0), (7, 200.0, -100.0)],
+            [(8, 300.0, 0.0), (9, 300.0, -100.0)],
+        ],
+        ["Strada Mercanti", "Triq il-Kbira", ""],
+    )
+    lon, lat = ex.lon[[0, 5]], ex.lat[[0, 5]]
+    clipped = clip_extract(ex, box(lon[0] - 1e-4, lat[0] - 0.005, lon[1] + 1e-4, lat[0] + 0.005))
+    assert clipped.way_ids.tolist() == [100, 100, 101, 102]
+    assert clipped.way_names.tolist() == ["Strada Mercanti", "Strada Mercanti", "Triq il-Kbira", ""]
+    names = {}
+    for i in range(clipped.n_ways):
+        ids = clipped.node_ids[clipped.way_ptr[i] : clipped.way_ptr[i + 1]].tolist()
+        names[tuple(ids)] = str(clipped.way_names[i])
+    assert names == {
+        (1, 2, 3): "Strada Mercanti",
+        (5, 6): "Strada Mercanti",
+        (3, 7): "Triq il-Kbira",
+        (8, 9): "",
+    }
+    # An extract without names is clipped too, all unnamed.
+    bare = clip_extract(_metric_extract([[(1, 0.0, 0.0), (2, 100.0, 0.0)]]), box(0, 0, 180, 80))
+    assert bare.way_names.tolist() == [""]
+
+
+def _osm_ways_by_pair() -> dict[tuple[int, int], set[str]]:
+    """The bundled district parsed with ElementTree: the names of the walkable ways that
+    join each pair of consecutive nodes (name, name:zh, name:en, ref, else "")."""
+    import xml.etree.ElementTree as ET
+
+    from circles.settings import is_walkable
+
+    pairs: dict[tuple[int, int], set[str]] = {}
+    for way in ET.parse(BUNDLED).getroot().iter("way"):
+        tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
+        if "highway" not in tags or not is_walkable(tags):
+            continue
+        name = next((tags[k] for k in ("name", "name:zh", "name:en", "ref") if tags.get(k)), "")
+        refs = [int(nd.get("ref")) for nd in way.iter("nd")]
+        for a, b in zip(refs[:-1], refs[1:], strict=True):
+            pairs.setdefault((min(a, b), max(a, b)), set()).add(name)
+    return pairs
+
+
+def test_edge_names_match_the_osm_xml_of_the_bundled_district():
+    net = build_network(read_osm_file(BUNDLED))
+    pairs = _osm_ways_by_pair()
+    edges = _edge_names(net)
+    named = {pair: name for pair, name in edges.items() if name}
+    assert len(named) > 0.2 * len(edges)  # most of 新街口's streets have names
+    for pair, name in edges.items():
+        ways = pairs[pair]
+        if name:
+            assert name in ways, pair
+        else:
+            assert ways == {""}, pair  # unnamed only when no way over it has a name
+    # A few edges one way alone covers: their name is that way's, exactly.
+    alone = sorted(p for p, ways in pairs.items() if len(ways) == 1 and "" not in ways)
+    some = [p for p in alone if p in edges][:: max(1, len(alone) // 8)]
+    assert len(some) >= 5
+    for pair in some:
+        assert edges[pair] == next(iter(pairs[pair])), pair
+
+
+def test_worker_read_and_cache_keep_the_names(tmp_path):
+    from circles import pipeline
+    from circles.config import study_from_dict
+    from circles.sources.osm_file import start_reading
+
+    direct = read_osm_file(BUNDLED)
+    with start_reading(BUNDLED) as pending:
+        via_worker = pending.result()
+    np.testing.assert_array_equal(via_worker.way_names, direct.way_names)
+    assert (direct.way_names != "").any()
+
+    osm = tmp_path / "district.osm"
+    osm.write_bytes(BUNDLED.read_bytes())
+    study = study_from_dict(
+        {"name": "c", "source": {"osm": str(osm)}, "reach": {"origins": "nodes"}}
+    )
+    fresh = pipeline.run(study, tables_only=True, cache_dir=tmp_path / "cache")
+    cached = pipeline.run(study, tables_only=True, cache_dir=tmp_path / "cache")
+    assert not fresh.summary["from_cache"] and cached.summary["from_cache"]
+    assert cached.network.edge_name.dtype.kind == "U"
+    np.testing.assert_array_equal(cached.network.edge_name, fresh.network.edge_name)
+    assert (fresh.network.edge_name != "").any()
+
+
+def test_osmnx_edge_names_reach_the_network():
+    import networkx as nx
+
+    from circles.sources import overpass
+
+    # An unsimplified osmnx-style graph: both directions, a merged edge with a list of names.
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    for n in range(1, 5):
+        g.add_node(n, x=LON0 + 0.001 * n, y=LAT0)
+    g.add_edge(1, 2, highway="footway")  # unnamed one way ...
+    g.add_edge(2, 1, highway="footway", name="珠江路")  # ... named the other
+    g.add_edge(2, 3, highway="residential", name=["中山路", "汉中路"])
+    g.add_edge(3, 4, highway="primary", ref="S1")
+    ex = overpass._extract(g, None, "test")
+    assert ex.way_names.tolist() == ["珠江路", "中山路", "S1"]
+    assert _edge_names(build_network(ex)) == {(1, 2): "珠江路", (2, 3): "中山路", (3, 4): "S1"}

@@ -96,6 +96,9 @@ def test_greedy_takes_exact_marginal_gains():
     assert planning.greedy(cov, 3) == [0, 1]  # site 2 adds nothing: not proposed
 
 
+# PuLP 3 warns on every variable spopt builds the old way (its 4.0 migration notice).
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:spopt")
 def test_spopt_mclp_reaches_the_exact_objective():
     pulp = pytest.importorskip("pulp")
     from spopt.locate import MCLP
@@ -197,7 +200,71 @@ def test_plan_fills_every_field(district):
     assert (c["covered_after"] >= c["covered_before"]).all()
     assert set(c.loc[c["site_rank"] > 0, "site_rank"]) <= set(p.sites["rank"])
     assert p.after["residents"] >= p.before["residents"]
-    assert p.sites["lon"].between(118, 119.5).all() and (p.sites["street"] == "").all()
+    assert p.sites["lon"].between(118, 119.5).all()
+    assert p.sites["street"].map(type).eq(str).all()
+
+
+def _walkable_way_names_per_node() -> dict[int, set[str]]:
+    """The bundled district parsed with ElementTree: each node's walkable ways' names
+    (name, name:zh, name:en, ref; "" for a way with none)."""
+    import xml.etree.ElementTree as ET
+
+    from tests_support import BUNDLED
+
+    from circles.settings import is_walkable
+
+    out: dict[int, set[str]] = {}
+    for way in ET.parse(BUNDLED).getroot().iter("way"):
+        tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
+        if "highway" not in tags or not is_walkable(tags):
+            continue
+        name = next((tags[k] for k in ("name", "name:zh", "name:en", "ref") if tags.get(k)), "")
+        for nd in way.iter("nd"):
+            out.setdefault(int(nd.get("ref")), set()).add(name)
+    return out
+
+
+@pytest.mark.slow
+def test_sites_name_their_street(district):
+    ways_of = _walkable_way_names_per_node()
+    all_names = set().union(*ways_of.values()) - {""}
+    checked = 0
+    for item in (Item("pharmacy", 300), Item("elder_care", 300), Item("market", 500)):
+        p = planning.plan(district, item, 10)
+        assert len(p.sites) > 0
+        for node, street in zip(p.sites["candidate_id"], p.sites["street"], strict=True):
+            names = ways_of[int(node)]  # street candidates are OSM nodes
+            if names - {""}:
+                # On a named way: the name of one of the ways through the node.
+                assert street in names - {""}, (item, node, street, names)
+                checked += 1
+            else:
+                # On unnamed ways only: a named street within 50 m, or nothing.
+                assert street == "" or street in all_names
+    assert checked >= 5
+    # One by hand: the top pharmacy site's street is a way through its node in the XML.
+    top = planning.plan(district, Item("pharmacy", 300), 1).sites.iloc[0]
+    assert top["street"] and top["street"] in ways_of[int(top["candidate_id"])]
+
+
+def test_street_names_fall_back_to_the_nearest_named_edge_within_50_m():
+    from circles.network import from_arrays
+    from circles.snap import attach_to_nodes
+
+    # A row of 30 m edges along x: 1-2 is "A" (x 30-60), 5-6 is "B" (x 150-180), the rest
+    # have no name.
+    x = np.arange(7) * 30.0
+    names = np.array(["", "A", "", "", "", "B"])
+    net = from_arrays(x, np.zeros(7), np.arange(6), np.arange(1, 7), edge_name=names)
+    # Node 0 is 30 m from "A"; node 3 30 m from "A" and 60 m from "B"; node 4 the other way.
+    nodes = np.array([0, 1, 3, 4])
+    att = attach_to_nodes(net, nodes)
+    got = planning._street_names(net, att, net.x[nodes], net.y[nodes])
+    assert got == ["A", "A", "A", "B"]
+    # At x = 105 both are 45 m away: the lower edge index wins. At x = -100 none is near.
+    one = att.subset(np.array([2]))
+    assert planning._street_names(net, one, np.array([105.0]), np.zeros(1)) == ["A"]
+    assert planning._street_names(net, one, np.array([-100.0]), np.zeros(1)) == [""]
 
 
 @pytest.mark.slow

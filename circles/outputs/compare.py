@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -451,8 +450,8 @@ def _assets(self_contained: bool) -> str:
             f'<script src="{webmap.LEAFLET_JS_URL}"></script>\n'
         )
     base = webmap.leaflet_dir()
-    js = webmap._inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
-    css = webmap._inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
+    js = webmap.inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
+    css = webmap.inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
     return f"<style>{css}</style>\n<script>{js}</script>\n"
 
 
@@ -595,15 +594,6 @@ def comparison_summary(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def _write_json(comparison: Comparison, path: Path) -> Path:
-    from circles.outputs.files import _finite, _json_default
-
-    data = _finite(comparison_summary(comparison))
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
-
-
 def write_comparison(
     comparison: Comparison,
     out_dir: Path,
@@ -636,6 +626,7 @@ def write_comparison(
         The folder holds other files, or cannot be written.
     """
     from circles.outputs import write_folder
+    from circles.outputs.files import write_json
 
     settings = (comparison.b.summary.get("settings") or {}).get("map") or {}
     if self_contained is None:
@@ -644,7 +635,7 @@ def write_comparison(
         basemap = str(settings.get("basemap", "osm"))
     page = build_compare_page(comparison, self_contained=self_contained, basemap=basemap)
     writers = [
-        (COMPARE_JSON, lambda p: _write_json(comparison, p)),
+        (COMPARE_JSON, lambda p: write_json(comparison_summary(comparison), p)),
         (COMPARE_CSV, lambda p: write_compare_csv(comparison, p)),
         (COMPARE_HTML, lambda p: p.write_text(page, encoding="utf-8")),
     ]

@@ -45,7 +45,28 @@ def write_summary(result: StudyResult, path: Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    text = json.dumps(_finite(result.summary), ensure_ascii=False, indent=2, default=_json_default)
+    return write_json(result.summary, path)
+
+
+def write_json(value: Any, path: Path) -> Path:
+    """A value as pretty JSON, Chinese kept readable, NaN and infinity as null.
+
+    NumPy numbers and arrays, paths and other iterables are written as their plain JSON
+    counterparts; anything else as its ``str``.
+
+    Parameters
+    ----------
+    value : Any
+        What to write: a dict, list or scalar, possibly holding NumPy values.
+    path : pathlib.Path
+        The file to write (UTF-8, ending in a newline).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    text = json.dumps(_finite(value), ensure_ascii=False, indent=2, default=_json_default)
     path.write_text(text + "\n", encoding="utf-8")
     return path
 

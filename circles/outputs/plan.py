@@ -476,45 +476,33 @@ def cluster_states(plan: Plan) -> list[int]:
     return out
 
 
-def _to_wgs84(plan: Plan, frame: Any, simplify_m: float) -> np.ndarray:
-    from circles.outputs.webmap import _to_wgs84 as to_wgs84
-
-    return to_wgs84(frame, plan.crs, simplify_m)
-
-
 def _cluster_data(plan: Plan) -> list[dict[str, Any]]:
     """Per cluster: ``e`` escaped id, ``n`` escaped name, ``p`` residents, ``k`` state,
     ``r`` the rank of the site that covers it newly (0 if none), ``g`` the outline."""
-    from circles.outputs.webmap import SIMPLIFY_M, _whole, encode_polygons
+    from circles.outputs.webmap import SIMPLIFY_M, encode_polygons, simplified_wgs84, whole_number
 
     c = plan.clusters
     if len(c) == 0:
         return []
-    geoms = _to_wgs84(plan, c, SIMPLIFY_M)
+    geoms = simplified_wgs84(c, plan.crs, SIMPLIFY_M)
     states = cluster_states(plan)
     out = []
     for i, row in enumerate(c.to_dict("records")):
         g = encode_polygons(geoms[i])
         if g is None:
             continue
-        rank = _whole(row.get("site_rank"))
+        rank = whole_number(row.get("site_rank"))
         out.append(
             {
                 "e": _e(row.get("cluster_id")),
                 "n": _e(row.get("name")),
-                "p": _whole(row.get("population")),
+                "p": whole_number(row.get("population")),
                 "k": states[i],
                 "r": rank if rank and rank > 0 else 0,
                 "g": g,
             }
         )
     return out
-
-
-def _point_xy(geom: Any) -> list[int] | None:
-    from circles.outputs.webmap import _point
-
-    return _point(geom)
 
 
 def _site_popup(r: dict[str, Any]) -> str:
@@ -555,14 +543,16 @@ def _site_data(plan: Plan) -> list[list[Any]]:
 
 def _existing_data(plan: Plan) -> list[list[Any]]:
     """Per existing facility: ``[x, y, tooltip]`` (text escaped)."""
+    from circles.outputs.webmap import encode_point, simplified_wgs84
+
     existing = plan.existing
     if existing is None or len(existing) == 0:
         return []
-    points = _to_wgs84(plan, existing, 0.0)
+    points = simplified_wgs84(existing, plan.crs, 0.0)
     names = existing["name"] if "name" in existing.columns else [None] * len(existing)
     out = []
     for geom, name in zip(points, names, strict=True):
-        xy = _point_xy(geom)
+        xy = encode_point(geom)
         if xy is not None:
             label = _e(name) or "无名称 unnamed"
             out.append([*xy, f"{label} · 现有设施 existing"])
@@ -669,18 +659,18 @@ def build_plan_map(plan: Plan, *, self_contained: bool = False, basemap: str = "
     m = folium.Map(
         location=center, zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True
     )
-    webmap._use_assets(m, self_contained)
-    webmap._add_basemaps(m, basemap, None)
-    root = webmap._figure(m)
+    webmap.use_assets(m, self_contained)
+    webmap.add_basemaps(m, basemap, None)
+    root = webmap.map_figure(m)
     root.header.add_child(Element(f"<title>{_e(plan.study.display_title)} · plan</title>"))
-    css = webmap._static_text("map.css") + webmap._static_text("plan.css")
+    css = webmap.static_text("map.css") + webmap.static_text("plan.css")
     root.header.add_child(Element(f"<style>\n{css}</style>"))
     root.html.add_child(Element(_title_panel(plan)))
 
     clusters = _cluster_data(plan)
     sites = _site_data(plan)
     existing = _existing_data(plan)
-    name = webmap._group_name
+    name = webmap.layer_name
     groups = {
         "clusters": folium.FeatureGroup(name=name(f"小区 Residential areas ({len(clusters)})")),
         "existing": folium.FeatureGroup(
@@ -694,7 +684,7 @@ def build_plan_map(plan: Plan, *, self_contained: bool = False, basemap: str = "
 
     layers = MacroElement()
     layers._name = "CirclesPlan"
-    layers._template = Template(webmap._static_text("plan.js.jinja"))
+    layers._template = Template(webmap.static_text("plan.js.jinja"))
     meta = {
         "states": [
             {"c": c, "z": _e(zh), "e": _e(en), "dash": dash} for _, c, zh, en, dash in STATES
@@ -702,7 +692,7 @@ def build_plan_map(plan: Plan, *, self_contained: bool = False, basemap: str = "
         "existing": _EXISTING,
     }
     fields = {
-        "code": webmap._static_text("map.js"),
+        "code": webmap.static_text("map.js"),
         "meta_js": safe_json(meta),
         "clusters_js": safe_json(clusters),
         "sites_js": safe_json(sites),

@@ -87,13 +87,35 @@ _CARTO_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png?key
 _CARTO_ATTR = f'{_OSM_ATTR} &copy; <a href="https://carto.com/attributions">CARTO</a>'
 
 
-def _static_text(name: str) -> str:
-    """A file of the page from ``static/`` (``map.js``, ...), read when a map is built."""
+def static_text(name: str) -> str:
+    """A file of the page from ``static/`` (``map.js``, ...), read when a map is built.
+
+    Parameters
+    ----------
+    name : str
+        The file's name in ``circles/outputs/static/`` (``map.js``, ``map.css``, ...).
+
+    Returns
+    -------
+    str
+        The file's text.
+    """
     return resources.files("circles.outputs").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _whole(value: Any) -> int | None:
-    """A finite number rounded to a whole number for the page's data, or None."""
+def whole_number(value: Any) -> int | None:
+    """A finite number rounded to a whole number for the page's data, or None.
+
+    Parameters
+    ----------
+    value : Any
+        A number, or anything :func:`circles.values.as_number` reads as one.
+
+    Returns
+    -------
+    int or None
+        The number rounded to a whole number; None if it is missing or not finite.
+    """
     v = as_number(value, 0)
     return None if v is None else int(v)
 
@@ -103,8 +125,27 @@ def _whole(value: Any) -> int | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _to_wgs84(frame: GeoDataFrame, crs: Any, simplify_m: float) -> np.ndarray:
-    """Geometries simplified in metres, then in WGS-84 (an array of shapely geometries)."""
+def simplified_wgs84(frame: GeoDataFrame, crs: Any, simplify_m: float) -> np.ndarray:
+    """Geometries simplified in metres, then in WGS-84 (an array of shapely geometries).
+
+    Unlike :func:`circles.outputs.files.to_wgs84`, which gives a frame, this gives only
+    the geometries, ready to encode for the page.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        The features to draw.
+    crs : Any
+        The CRS of ``frame``'s geometries if they have none (the study's metric CRS).
+    simplify_m : float
+        Tolerance in metres to simplify by before reprojecting; 0 (or a geographic
+        CRS) leaves the geometries as they are.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shapely geometries in WGS-84, in ``frame``'s order.
+    """
     geoms = frame.geometry
     if geoms.crs is None:
         geoms = geoms.set_crs(crs)
@@ -164,7 +205,21 @@ def encode_polygons(geom: Any) -> list[list[list[int]]] | None:
     return out or None
 
 
-def _point(geom: Any) -> list[int] | None:
+def encode_point(geom: Any) -> list[int] | None:
+    """A point of the page's data: ``[x, y]`` in whole units of 1e-5 degrees.
+
+    Parameters
+    ----------
+    geom : Any
+        A shapely geometry in WGS-84, or None; a geometry that is not a point is drawn
+        at its representative point.
+
+    Returns
+    -------
+    list of int or None
+        ``[x, y]`` (longitude and latitude times :data:`SCALE`, rounded); None for a
+        missing or empty geometry.
+    """
     if geom is None or geom.is_empty:
         return None
     if geom.geom_type != "Point":
@@ -212,13 +267,13 @@ def _service_data(result: StudyResult) -> dict[str, list[list]]:
     out: dict[str, list[list]] = {k: [] for k in result.categories}
     if len(services) == 0 or "category" not in services:
         return out
-    points = _to_wgs84(services, result.network.crs, 0.0)
+    points = simplified_wgs84(services, result.network.crs, 0.0)
     used = columns.used_mask(services).to_numpy()
     cats = services["category"].astype(str).to_numpy()
     for i, (_, row) in enumerate(services.iterrows()):
         if cats[i] not in out:
             continue
-        xy = _point(points[i])
+        xy = encode_point(points[i])
         if xy is None:
             continue
         cat = result.categories[cats[i]]
@@ -247,7 +302,7 @@ def _cluster_data(
     assert clusters is not None  # the map is drawn only by a full run, which has clusters
     if len(clusters) == 0:
         return []
-    geoms = _to_wgs84(clusters, result.network.crs, SIMPLIFY_M)
+    geoms = simplified_wgs84(clusters, result.network.crs, SIMPLIFY_M)
     used = columns.used_mask(clusters).to_numpy()
     keys = list(result.categories)
     gaps = columns.gap_keys(result)
@@ -261,9 +316,9 @@ def _cluster_data(
             "i": cid,
             "e": _e(cid),
             "n": _e(row.get("name")),
-            "p": _whole(row.get("population")),
+            "p": whole_number(row.get("population")),
             "u": int(bool(used[i])),
-            "s": _whole(row.get("snap_m")),
+            "s": whole_number(row.get("snap_m")),
             "g": g,
         }
         if used[i]:
@@ -282,7 +337,8 @@ def _cluster_data(
                 for k in keys
             ]
             rec["d"] = [
-                None if k in gaps else _whole(row.get(columns.nearest_column(k))) for k in keys
+                None if k in gaps else whole_number(row.get(columns.nearest_column(k)))
+                for k in keys
             ]
         else:
             rec["k"] = -1
@@ -298,7 +354,7 @@ def _isochrone_data(result: StudyResult, colors: dict[float, str]) -> dict[str, 
     assert iso is not None  # a full run (not tables-only) always draws isochrones
     if len(iso) == 0:
         return {}
-    geoms = _to_wgs84(iso, result.network.crs, ISO_SIMPLIFY_M)
+    geoms = simplified_wgs84(iso, result.network.crs, ISO_SIMPLIFY_M)
     out: dict[str, list[dict]] = {}
     order = np.argsort(-iso["threshold_m"].astype(float).to_numpy(), kind="stable")
     for i in order:
@@ -358,8 +414,8 @@ class _Layers(MacroElement):
     ) -> None:
         super().__init__()
         self._name = "CirclesLayers"
-        self._template = Template(_static_text("layers.js.jinja"))
-        self.code = _static_text("map.js")
+        self._template = Template(static_text("layers.js.jinja"))
+        self.code = static_text("map.js")
         self.meta_js = safe_json(meta)
         self.iso_js = safe_json(isochrones)
         self.clusters_js = safe_json(clusters)
@@ -539,14 +595,52 @@ def leaflet_dir() -> Path:
     return Path(xleaflet.BASE_DIR)
 
 
-def _inline_js(text: str) -> str:
+def inline_js(text: str) -> str:
+    """A script made safe to embed in a ``<script>`` element of the page.
+
+    Parameters
+    ----------
+    text : str
+        The script (``leaflet.js``).
+
+    Returns
+    -------
+    str
+        The script without its source-map comment.
+
+    Raises
+    ------
+    RuntimeError
+        If the script contains ``</script`` or ``<!--``.
+    """
     text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)
     if re.search(r"</script|<!--", text, re.I):  # pragma: no cover - not in Leaflet 1.9.3
         raise RuntimeError("a script to embed contains '</script' or '<!--'")
     return text
 
 
-def _inline_css(text: str, base: Path) -> str:
+def inline_css(text: str, base: Path) -> str:
+    """A stylesheet made safe to embed in a ``<style>`` element, its images inlined.
+
+    Parameters
+    ----------
+    text : str
+        The stylesheet (``leaflet.css``).
+    base : pathlib.Path
+        The folder its relative ``url(...)`` references are read from; each file found
+        there becomes a ``data:`` URI.
+
+    Returns
+    -------
+    str
+        The stylesheet without its source-map comment, with local images as data URIs.
+
+    Raises
+    ------
+    RuntimeError
+        If the stylesheet contains ``</style``.
+    """
+
     def data_uri(match: re.Match) -> str:
         ref = match.group(1).strip("'\"")
         path = base / ref
@@ -563,15 +657,34 @@ def _inline_css(text: str, base: Path) -> str:
     return text
 
 
-def _figure(m: folium.Map) -> Figure:
-    """The page of the map: folium.Map puts itself in a branca Figure (get_root: Element)."""
+def map_figure(m: folium.Map) -> Figure:
+    """The page of the map: folium.Map puts itself in a branca Figure (get_root: Element).
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map.
+
+    Returns
+    -------
+    branca.element.Figure
+        The page the map is drawn in (its ``header`` and ``html``).
+    """
     root = m.get_root()
     assert isinstance(root, Figure)
     return root
 
 
-def _use_assets(m: folium.Map, self_contained: bool) -> None:
-    """Only Leaflet: linked from its CDN, or embedded from the xstatic-leaflet package."""
+def use_assets(m: folium.Map, self_contained: bool) -> None:
+    """Only Leaflet: linked from its CDN, or embedded from the xstatic-leaflet package.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map; its default scripts and stylesheets are replaced.
+    self_contained : bool
+        Embed Leaflet in the page (works offline) rather than link it from its CDN.
+    """
     if not self_contained:
         m.default_js = [("leaflet", LEAFLET_JS_URL)]
         m.default_css = [("leaflet_css", LEAFLET_CSS_URL)]
@@ -579,9 +692,9 @@ def _use_assets(m: folium.Map, self_contained: bool) -> None:
     m.default_js = []
     m.default_css = []
     base = leaflet_dir()
-    js = _inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
-    css = _inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
-    header = _figure(m).header
+    js = inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
+    css = inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
+    header = map_figure(m).header
     header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
     header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
 
@@ -612,12 +725,21 @@ def _bounds(result: StudyResult) -> list[list[float]] | None:
     return [[south, west], [north, east]]
 
 
-def _add_basemaps(m: folium.Map, basemap: str, carto_api_key: str | None) -> None:
+def add_basemaps(m: folium.Map, basemap: str, carto_api_key: str | None) -> None:
     """OpenStreetMap, a light basemap, and none (a blank page that loads nothing).
 
-    ``basemap`` is the one shown first. CARTO Positron needs an API key since August 2026;
-    without one the light basemap is the OpenStreetMap tiles in grey (a CSS filter).
-    GCJ-02 tiles (AMap/Gaode, Tencent) are left out on purpose: the data is WGS-84.
+    CARTO Positron needs an API key since August 2026; without one the light basemap is
+    the OpenStreetMap tiles in grey (a CSS filter). GCJ-02 tiles (AMap/Gaode, Tencent)
+    are left out on purpose: the data is WGS-84.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map to add the tile layers to.
+    basemap : str
+        The one shown first: one of :data:`BASEMAPS` (``osm``, ``light``, ``none``).
+    carto_api_key : str or None
+        A CARTO API key for the light basemap; None for the grey OpenStreetMap tiles.
     """
     folium.TileLayer(
         _OSM_TILES,
@@ -653,8 +775,24 @@ def _add_basemaps(m: folium.Map, basemap: str, carto_api_key: str | None) -> Non
     ).add_to(m)
 
 
-def _group_name(label: str, color: str | None = None, note: str = "") -> str:
-    """An escaped layer-control entry, with a colour dot for a service category."""
+def layer_name(label: str, color: str | None = None, note: str = "") -> str:
+    """An escaped layer-control entry, with a colour dot for a service category.
+
+    Parameters
+    ----------
+    label : str
+        The layer's name (escaped here).
+    color : str or None, optional
+        A CSS colour for the dot before the name; None for no dot. It is written as it
+        is, so it must be a safe colour (:func:`circles.outputs.colours.safe_color`).
+    note : str, optional
+        Text after the name (escaped here).
+
+    Returns
+    -------
+    str
+        The HTML of the entry.
+    """
     dot = f"<span class='cc-dot' style='background:{color}'></span>" if color else ""
     return f"{dot}{escape(label)}{escape(note)}"
 
@@ -702,13 +840,13 @@ def build_map(
     m = folium.Map(
         location=center, zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True
     )
-    _use_assets(m, self_contained)
-    _add_basemaps(m, basemap, carto_api_key)
+    use_assets(m, self_contained)
+    add_basemaps(m, basemap, carto_api_key)
 
-    root = _figure(m)
+    root = map_figure(m)
     title = _e(result.summary.get("title") or result.study.display_title)
     root.header.add_child(Element(f"<title>{title}</title>"))
-    root.header.add_child(Element(f"<style>\n{_static_text('map.css')}</style>"))
+    root.header.add_child(Element(f"<style>\n{static_text('map.css')}</style>"))
     root.html.add_child(Element(_title_panel(result)))
 
     by_threshold = isochrone_colors(result.thresholds)
@@ -719,9 +857,9 @@ def build_map(
     clusters = _cluster_data(result, grades, grade_classes(result))
     n_blind = sum(1 for c in clusters if c["u"] and c["m"])
     clusters_group = folium.FeatureGroup(
-        name=_group_name(f"小区 Residential areas ({sum(1 for c in clusters if c['u'])})")
+        name=layer_name(f"小区 Residential areas ({sum(1 for c in clusters if c['u'])})")
     ).add_to(m)
-    blind_group = folium.FeatureGroup(name=_group_name(f"服务盲区 Blind spots ({n_blind})")).add_to(
+    blind_group = folium.FeatureGroup(name=layer_name(f"服务盲区 Blind spots ({n_blind})")).add_to(
         m
     )
 
@@ -731,7 +869,7 @@ def build_map(
     for key, cat in result.categories.items():
         note = " · 无数据 no data" if key in gaps else f" ({len(services[key])})"
         group = folium.FeatureGroup(
-            name=_group_name(cat.label, cat_colors[key], note), show=key not in gaps
+            name=layer_name(cat.label, cat_colors[key], note), show=key not in gaps
         ).add_to(m)
         cat_groups.append(group.get_name())
     # before the layers' script, which reads the control's size to place popups

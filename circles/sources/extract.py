@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +51,9 @@ class OsmExtract:
         Where the data came from (a path, ``place: ...``), for messages.
     n_broken_areas : int
         Areas that could not be assembled (members outside a clipped extract).
+    way_names : numpy.ndarray, optional
+        Street name of each way (a unicode array; :func:`way_name` says which tag), ``""``
+        for a way without one. By default every way is unnamed.
     """
 
     way_ids: np.ndarray
@@ -61,11 +64,34 @@ class OsmExtract:
     features: GeoDataFrame
     source: str
     n_broken_areas: int = 0
+    way_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
+
+    def __post_init__(self) -> None:
+        if len(self.way_names) == 0:  # not given: every way unnamed
+            self.way_names = np.full(self.n_ways, "", dtype=np.str_)
+        if len(self.way_names) != self.n_ways:
+            raise ValueError(f"{len(self.way_names)} way names for {self.n_ways} ways")
 
     @property
     def n_ways(self) -> int:
         """Number of ways (pieces of ways)."""
         return len(self.way_ptr) - 1
+
+
+def way_name(tags: Any) -> str:
+    """The street name of a way: ``name``, else ``name:zh``, else ``name:en``, else ``ref``.
+
+    Parameters
+    ----------
+    tags : mapping
+        The way's tags (a dict, or pyosmium's tag list: anything with ``get``).
+
+    Returns
+    -------
+    str
+        The first of those tags that is set and not empty, else ``""``.
+    """
+    return tags.get("name") or tags.get("name:zh") or tags.get("name:en") or tags.get("ref") or ""
 
 
 def features_frame(
@@ -126,6 +152,7 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
 
     inside = shapely.contains_xy(polygon, extract.lon, extract.lat)
     way_ids: list[int] = []
+    names: list[str] = []
     ptr: list[int] = [0]
     keep: list[int] = []
     for i in range(extract.n_ways):
@@ -139,6 +166,7 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
                 if j - start >= 2:
                     keep.extend(range(start, j))
                     way_ids.append(extract.way_ids[i])
+                    names.append(str(extract.way_names[i]))  # each piece keeps its way's name
                     ptr.append(len(keep))
                 start = None
     idx = np.asarray(keep, dtype=np.int64)
@@ -152,4 +180,5 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
         features=feats,
         source=extract.source,
         n_broken_areas=extract.n_broken_areas,
+        way_names=np.asarray(names, dtype=np.str_),
     )

@@ -27,7 +27,7 @@ from osmium.osm import Area, Node, Relation, Way
 
 from circles._errors import CirclesError, InputError
 from circles.settings import PACKAGE_DIR, is_walkable
-from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame
+from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame, way_name
 
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
@@ -53,7 +53,7 @@ class _Parsed:
     """A read before its feature table is built: plain arrays and lists, which a worker
     process sends back cheaply (no geopandas needed to read)."""
 
-    ways: dict[str, np.ndarray]  # way_ids, way_ptr, node_ids, lon, lat
+    ways: dict[str, np.ndarray]  # way_ids, way_ptr, node_ids, lon, lat, way_names
     feats: list[_Feature]
     n_broken_areas: int
 
@@ -225,6 +225,7 @@ class _UnsortedError(Exception):
 
 def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
     way_ids: list[int] = []
+    way_names: list[str] = []
     way_ptr: list[int] = [0]
     node_ids: list[int] = []
     lons: list[float] = []
@@ -233,10 +234,11 @@ def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
     wkb = osmium.geom.WKBFactory()
     n_broken = 0
 
-    def add_run(way_id: int, run: list[tuple[int, float, float]]) -> None:
+    def add_run(way_id: int, name: str, run: list[tuple[int, float, float]]) -> None:
         if len(run) < 2:
             return
         way_ids.append(way_id)
+        way_names.append(name)
         for nid, lon, lat in run:
             node_ids.append(nid)
             lons.append(lon)
@@ -263,14 +265,15 @@ def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
                 if not is_walkable(obj.tags):
                     continue
                 # Split at nodes without a location (clipped extracts) rather than drop.
+                name = way_name(obj.tags)
                 run: list[tuple[int, float, float]] = []
                 for n in obj.nodes:
                     if n.location.valid():
                         run.append((n.ref, n.location.lon, n.location.lat))
                     else:
-                        add_run(obj.id, run)
+                        add_run(obj.id, name, run)
                         run = []
-                add_run(obj.id, run)
+                add_run(obj.id, name, run)
             elif isinstance(obj, Area):
                 if not any(k in obj.tags for k in keys):
                     continue
@@ -293,6 +296,7 @@ def _read(path: Path, keys: tuple[str, ...]) -> _Parsed:
         "node_ids": np.asarray(node_ids, dtype=np.int64),
         "lon": np.asarray(lons, dtype=np.float64),
         "lat": np.asarray(lats, dtype=np.float64),
+        "way_names": np.asarray(way_names, dtype=np.str_),
     }
     return _Parsed(ways, feats, n_broken)
 

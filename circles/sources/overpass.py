@@ -42,7 +42,8 @@ def _keep_walk_tags() -> None:
     import osmnx as ox
 
     have = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = have + [t for t in _WALK_TAGS if t not in have]
+    wanted = (*_WALK_TAGS, "name", "ref")  # and the street names
+    ox.settings.useful_tags_way = have + [t for t in wanted if t not in have]
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -64,12 +65,15 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
     """Convert an unsimplified osmnx graph and features frame to an OsmExtract."""
     nodes = dict(graph.nodes(data=True))
-    pairs = {
-        (min(u, v), max(u, v))
-        for u, v, data in graph.edges(data=True)
-        if is_walkable({t: str(data[t]) for t in _WALK_TAGS if data.get(t) is not None})
-    }
+    # Each undirected node pair once, with the first name any of its edges has.
+    pairs: dict[tuple[int, int], str] = {}
+    for u, v, data in graph.edges(data=True):
+        if is_walkable({t: str(data[t]) for t in _WALK_TAGS if data.get(t) is not None}):
+            key = (min(u, v), max(u, v))
+            if not pairs.get(key):
+                pairs[key] = _edge_name(data)
     ids = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    names = np.array([pairs[(int(a), int(b))] for a, b in ids], dtype=np.str_)
     flat = ids.ravel()
     lon = np.array([nodes[n]["x"] for n in flat], dtype=np.float64)
     lat = np.array([nodes[n]["y"] for n in flat], dtype=np.float64)
@@ -90,7 +94,19 @@ def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
         lat=lat,
         features=features_frame(osm_type, osm_id, tags, geoms),
         source=source,
+        way_names=names,
     )
+
+
+def _edge_name(data: dict[str, Any]) -> str:
+    """An osmnx edge's street name: ``name`` (the first of a merged edge's list), or ``ref``."""
+    for key in ("name", "ref"):
+        value = data.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _notna(value: Any) -> bool:

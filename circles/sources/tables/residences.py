@@ -98,7 +98,7 @@ def read_residences(
     import geopandas as gpd
     import shapely
 
-    from circles.residences import _frame, from_landuse, residential_buildings
+    from circles.residences import clusters_frame, from_landuse, residential_buildings
 
     raw, cols = read_table(settings, RESIDENCE_ROLES, where)
     crs, loc, geoms = locate_table(raw, cols, settings.crs, where, area)
@@ -160,7 +160,7 @@ def read_residences(
     dwellings = np.where(has_h, h, np.where(has_p, p / ppd, dwellings))
     pop = np.where(has_p, p, np.where(has_h, h * ppd, pop))
     floor = np.where(has_h | has_p, dwellings * settings.dwelling_m2, floor)
-    frame = _frame(names[ix], "table", shapes, floor, dwellings, pop, area.crs)
+    frame = clusters_frame(names[ix], "table", shapes, floor, dwellings, pop, area.crs)
     notes = []
     unweighted = int(np.isnan(pop).sum())
     if unweighted:
