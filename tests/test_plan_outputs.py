@@ -105,7 +105,7 @@ def test_sites_csv(written):
         assert col in frame.columns
     assert frame["street"].tolist() == ["'" + FORMULA, "中山路"]  # defused, not run
     assert frame["name"].iloc[0] == IMG_XSS  # text in a CSV is not HTML
-    assert frame["new_residents"].tolist() == [628.8, 0.0]
+    assert frame["new_residents"].tolist() == [629, 0]  # whole people
 
 
 def test_gcj02_columns_match_the_transform(written):

@@ -148,12 +148,17 @@ def sites_table(plan: Plan) -> pd.DataFrame:
 
     sites = plan.sites
     lon, lat = _lon_lat(plan)
+    lon, lat = np.round(lon, 7), np.round(lat, 7)  # about a centimetre, as reach.parquet
     glon, glat = wgs84_to_gcj02(lon, lat) if len(lon) else (lon, lat)
     frame = pd.DataFrame(index=range(len(sites)))
     for col in SITE_COLUMNS:
         frame[col] = sites[col].to_numpy() if col in sites.columns else np.nan
     frame["lon"], frame["lat"] = lon, lat
-    frame["lon_gcj02"], frame["lat_gcj02"] = np.asarray(glon), np.asarray(glat)
+    frame["lon_gcj02"] = np.round(np.asarray(glon, dtype=float), 7)
+    frame["lat_gcj02"] = np.round(np.asarray(glat, dtype=float), 7)
+    frame["cum_share"] = pd.to_numeric(frame["cum_share"]).round(4)
+    for col in ("new_residents", "cum_residents"):  # residents are whole people
+        frame[col] = pd.to_numeric(frame[col]).round().astype("Int64")
     frame["rank"] = frame["rank"].fillna(pd.Series(range(1, len(frame) + 1))).astype(int)
     for col in ("street", "name", "candidate_id"):
         frame[col] = frame[col].map(lambda v: "" if _missing(v) else str(v))
