@@ -278,10 +278,11 @@ def cache_clear(
 
 @app.command()
 def categories() -> None:
-    """List the service categories, the OSM tags that find them and their AMap codes."""
+    """List the service categories, the OSM tags that find them, their AMap codes, and the
+    AMap types deliberately unmapped."""
     from rich.table import Table
 
-    from circles.services import load_catalogue
+    from circles.services import load_catalogue, load_unmapped
 
     table = Table(
         title="Service categories 服务设施类别",
@@ -301,6 +302,15 @@ def categories() -> None:
         amap = ", ".join(c.amap) or "—"
         table.add_row(c.key, c.zh, c.en, rules, amap, "default" if c.default else "standard")
     out.print(table)
+    unmapped = Table(
+        title="Deliberately unmapped 不计入任何类别",
+        caption="table rows of these AMap types are rejected (unknown_category), not guessed",
+    )
+    for col in ("AMap", "type path", "中文", "English", "why"):
+        unmapped.add_column(col)
+    for u in load_unmapped():
+        unmapped.add_row(u.amap or "—", u.type_path or "—", u.zh, u.en, u.why)
+    out.print(unmapped)
 
 
 standards_app = typer.Typer(

@@ -107,6 +107,31 @@ def _paths(value: Any) -> list[dict[str, Any]]:
     return [{"file": Path(p).resolve()} for p in value]
 
 
+def _columns(value: Any) -> dict[str, str]:
+    """``name=医院名称,lng=经度`` as a mapping of POI table roles to headers."""
+    from circles.config import PoiColumns
+
+    if not isinstance(value, str):
+        return dict(value)
+    roles = list(PoiColumns.model_fields)
+    out: dict[str, str] = {}
+    for pair in (p.strip() for p in value.replace("，", ",").split(",")):
+        if not pair:
+            continue
+        role, sep, column = (t.strip() for t in pair.partition("="))
+        if not sep or not role or not column:
+            raise ConfigError(
+                f"--pois-columns '{value}': '{pair}' is not ROLE=COLUMN; give e.g. "
+                "name=医院名称,lng=经度,lat=纬度"
+            )
+        if role not in roles:
+            raise ConfigError(
+                f"--pois-columns '{value}': unknown role '{role}'; roles: {', '.join(roles)}"
+            )
+        out[role] = column
+    return out
+
+
 def _standard(value: Any) -> str | None:
     from circles.standards import is_path_like
 
@@ -164,7 +189,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "pois",
-        "a POI table of your own (CSV, XLSX, GeoJSON, GeoPackage); repeatable; replaces "
+        "a POI table of your own (CSV, XLSX, XLS, GeoJSON, GeoPackage); repeatable; replaces "
         "the config's pois",
         ("pois",),
         Path,
@@ -175,6 +200,15 @@ RUN_OPTIONS: tuple[Option, ...] = (
         "pois_crs",
         "coordinates of --pois: wgs84 (default), gcj02 (AMap), bd09 (Baidu), EPSG:<code>",
         ("pois[].crs",),
+        requires=("pois",),
+    ),
+    Option(
+        "pois_columns",
+        "columns of --pois whose headers circles does not know, ROLE=COLUMN pairs, e.g. "
+        "name=医院名称,lng=经度,lat=纬度 (roles: name, category, typecode, type, location, "
+        "lng, lat, id, wkt)",
+        ("pois[].columns",),
+        parse=_columns,
         requires=("pois",),
     ),
     Option(
@@ -447,6 +481,7 @@ _PLAN_STUDY = (
     "residence_method",
     "pois",
     "pois_crs",
+    "pois_columns",
     "pois_mode",
     "remove_pois",
     "scenario",

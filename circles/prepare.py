@@ -518,7 +518,11 @@ def add_poi_tables(
             tables.table_summary(
                 table,
                 len(used_rows),
-                services_added=int((mine & attachment.used).sum()),
+                # One row is one place: at most one service, which may count in several
+                # categories the catalogue nests (a 养老院 is elder care and a nursing
+                # home), each an entry.
+                services_added=len(used_rows),
+                category_entries=int((mine & attachment.used).sum()),
                 duplicates_merged=merged.duplicates[k],
             )
         )

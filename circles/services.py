@@ -15,6 +15,74 @@ if TYPE_CHECKING:
 
 _NAME_KEYS = ("name", "name:zh", "name:en")
 
+# A branch or note in brackets at the end of a name: 同仁堂药店(中关村店), 万泉幼儿园（分园）.
+_BRANCH = re.compile(r"\s*[（(【\[][^（）()【】\[\]]*[）)】\]]\s*$")
+# Words that may follow a keyword at the end of a name without changing what the place
+# is: 养老|服务中心, 美发|店, 大药房|连锁有限公司. Not a bare 站: 第一中学站 is a bus stop.
+HEAD_TAIL = (
+    "(?:分园|分院|分部|分校|分店|总店|旗舰店|专卖店|连锁店|连锁|有限责任公司|有限公司|公司"
+    "|服务中心|服务站|服务点|服务部|驿站|站点|中心|市场|店|馆|院|室|所|部|处|点|厅|铺|坊|屋)*"
+)
+_BRACKETS = str.maketrans("", "", "()（）[]【】 ")
+
+
+def name_head(name: str) -> str:
+    """A name without the branch in brackets at its end, where its head noun is.
+
+    Parameters
+    ----------
+    name : str
+        A place's name.
+
+    Returns
+    -------
+    str
+        ``同仁堂药店(中关村店)`` -> ``同仁堂药店``; brackets inside the name stay.
+    """
+    text = str(name or "").strip()
+    while True:
+        shorter = _BRANCH.sub("", text)
+        if shorter == text or not shorter:
+            return text
+        text = shorter
+
+
+def head_regex(pattern: str) -> re.Pattern[str]:
+    """A keyword pattern that matches only at a name's head (its end).
+
+    Parameters
+    ----------
+    pattern : str
+        A ``name~`` regular expression or an escaped keyword.
+
+    Returns
+    -------
+    re.Pattern
+        Searches for ``pattern`` followed only by :data:`HEAD_TAIL` words up to the end
+        (apply it to :func:`name_head`): ``第五幼儿园分园卫生站`` is a 卫生站, and no
+        幼儿园.
+    """
+    flags = re.match(r"\(\?[aiLmsux]+\)", pattern)
+    lead = flags.group(0) if flags else ""
+    return re.compile(f"{lead}(?:{pattern[len(lead) :]})(?={HEAD_TAIL}$)")
+
+
+def words_only(rule: dict[str, Any]) -> bool:
+    """Whether an OSM rule finds places by their name alone (``name~`` and exclusions).
+
+    Parameters
+    ----------
+    rule : dict
+        A tag rule.
+
+    Returns
+    -------
+    bool
+        True when its only positive key is ``name~``: such a rule matches the name's head
+        (:func:`head_regex`) and honours the category's ``exclude:`` words.
+    """
+    return "name~" in rule and all(k == "name~" or k.endswith("!") for k in rule)
+
 
 @dataclass(frozen=True)
 class Category:
@@ -44,6 +112,13 @@ class Category:
     keywords : tuple of str
         Plain words that find the category in a table row's name or type text when
         neither code nor tag does (the ``name~`` rules are tried as well).
+    amap_types : tuple of str
+        AMap type text paths ("医疗保健服务;诊所": 大类;中类[;小类], a prefix of a row's type)
+        for tables that have the type text but not the code.
+    exclude : tuple of str
+        Words that rule the category out when in the name (brackets and spaces ignored):
+        a 党员服务站 is no clinic. They hold for table rows (codes, types and keywords) and
+        for OSM rules that go by the name alone.
     default : bool
         False for categories measured only when a standard refers to them.
     note : str
@@ -61,6 +136,8 @@ class Category:
     codes_need_name: bool = False
     baidu: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    amap_types: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     default: bool = True
     note: str = ""
 
@@ -82,7 +159,29 @@ class Category:
         bool
             True when any of the category's rules matches.
         """
-        return any(_rule_matches(rule, tags) for rule in self.rules)
+        return any(
+            _rule_matches(rule, tags)
+            and not (words_only(rule) and any(self.excludes(tags.get(k)) for k in _NAME_KEYS))
+            for rule in self.rules
+        )
+
+    def excludes(self, name: str | None) -> bool:
+        """Whether one of the category's ``exclude`` words is in a name.
+
+        Parameters
+        ----------
+        name : str or None
+            A name; brackets and spaces are ignored (党(团)员服务 is 党团员服务).
+
+        Returns
+        -------
+        bool
+            True when the name rules the category out.
+        """
+        if not name or not self.exclude:
+            return False
+        text = str(name).translate(_BRACKETS)
+        return any(w.translate(_BRACKETS) in text for w in self.exclude)
 
     def word_patterns(self) -> tuple[str, ...]:
         """Regular expressions that find this category by words alone, for table rows.
@@ -93,21 +192,31 @@ class Category:
         Returns
         -------
         tuple of str
-            Patterns for :func:`re.search`; keywords are escaped.
+            Patterns for :func:`re.search` (:func:`head_regex` makes them match at the
+        name's head); keywords are escaped.
         """
-        out = [
-            rule["name~"]
-            for rule in self.rules
-            if "name~" in rule and all(k == "name~" or k.endswith("!") for k in rule)
-        ]
+        out = [rule["name~"] for rule in self.rules if words_only(rule)]
         out += [re.escape(k) for k in self.keywords]
         return tuple(out)
 
 
+@cache
+def _name_regex(pattern: str, head: bool) -> re.Pattern[str]:
+    return head_regex(pattern) if head else re.compile(pattern)
+
+
+def _name_found(pattern: re.Pattern[str], name: str | None, head: bool) -> bool:
+    if not name:
+        return False
+    return pattern.search(name_head(name) if head else name) is not None
+
+
 def _rule_matches(rule: dict[str, Any], tags: dict[str, str]) -> bool:
+    head = words_only(rule)
     for key, want in rule.items():
         if key == "name~":
-            if not any(re.search(want, tags.get(k, "")) for k in _NAME_KEYS):
+            pattern = _name_regex(want, head)
+            if not any(_name_found(pattern, tags.get(k), head) for k in _NAME_KEYS):
                 return False
         elif key.endswith("!"):
             if tags.get(key[:-1]) in want:
@@ -194,8 +303,62 @@ def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
         codes_need_name=bool(spec.get("codes_need_name", False)),
         baidu=tuple(str(c) for c in spec.get("baidu") or ()),
         keywords=tuple(str(c) for c in spec.get("keywords") or ()),
+        amap_types=tuple(str(c) for c in spec.get("amap_types") or ()),
+        exclude=tuple(str(c) for c in spec.get("exclude") or ()),
         default=bool(spec.get("default", True)),
         note=spec.get("note") or "",
+    )
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A kind of place the catalogue knows and deliberately puts in no category.
+
+    A table row of this AMap code or type path is rejected (``unknown_category``, the
+    detail says why) and is never re-read by the keywords in its name.
+
+    Parameters
+    ----------
+    amap : str
+        Its AMap code ('' when none).
+    type_path : str
+        Its AMap type text path (``医疗保健服务;急救中心``).
+    zh, en : str
+        Its labels.
+    why : str
+        Why no category measures it.
+    """
+
+    amap: str
+    type_path: str
+    zh: str
+    en: str
+    why: str
+
+
+@cache
+def _catalogue_yaml() -> dict[str, Any]:
+    text = resources.files("circles").joinpath("data/categories.yaml").read_text("utf-8")
+    return safe_load(text)
+
+
+def load_unmapped() -> tuple[Unmapped, ...]:
+    """The kinds of place deliberately unmapped (``_unmapped`` in ``data/categories.yaml``).
+
+    Returns
+    -------
+    tuple of Unmapped
+        In the order of the file; ``circles categories`` lists them.
+    """
+    return tuple(
+        Unmapped(
+            amap=str(u.get("amap") or ""),
+            type_path=str(u.get("type") or ""),
+            zh=str(u.get("zh") or ""),
+            en=str(u.get("en") or ""),
+            why=str(u.get("why") or ""),
+        )
+        for u in _catalogue_yaml().get("_unmapped") or ()
     )
 
 
@@ -210,11 +373,9 @@ def load_catalogue() -> dict[str, Category]:
     dict of str to Category
         By key, in the order of ``data/categories.yaml``.
     """
-    text = resources.files("circles").joinpath("data/categories.yaml").read_text("utf-8")
-    raw = safe_load(text)
     return {
         key: category_from_spec(key, spec)
-        for key, spec in raw.items()
+        for key, spec in _catalogue_yaml().items()
         if not key.startswith("_")  # YAML anchors shared by the rules
     }
 
@@ -271,13 +432,17 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
         hit = np.zeros(len(tags_col), dtype=bool)
         for rule in cat.rules:
             ok = np.ones(len(tags_col), dtype=bool)
+            head = words_only(rule)
+            if head and cat.exclude:
+                for col in names:
+                    ok &= ~np.fromiter(map(cat.excludes, col), dtype=bool, count=len(col))
             for k, want in rule.items():
                 if k == "name~":
-                    pattern = re.compile(want)
+                    pattern = _name_regex(want, head)
                     found = np.zeros(len(tags_col), dtype=bool)
                     for col in names:
                         found |= np.fromiter(
-                            (bool(v) and pattern.search(v) is not None for v in col),
+                            (_name_found(pattern, v, head) for v in col),
                             dtype=bool,
                             count=len(col),
                         )

@@ -92,7 +92,8 @@ def tables_summary(log: TableLog, warnings: list[str]) -> dict[str, Any]:
     log : TableLog
         What became of the tables' rows.
     warnings : list of str
-        Receives one line per table that lost rows.
+        Receives each table's notes (no name column), once, and one line per table that
+        lost rows.
 
     Returns
     -------
@@ -102,6 +103,7 @@ def tables_summary(log: TableLog, warnings: list[str]) -> dict[str, Any]:
     """
     every = [*log.pois, *([log.residences] if log.residences is not None else [])]
     for t in every:
+        warnings.extend(t.get("notes", ()))
         if t["rows_rejected"]:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(t["rejected_by_reason"].items()))
             warnings.append(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from circles.services import head_regex, load_unmapped, name_head
 from circles.sources.tables.read import normalize_header
 
 if TYPE_CHECKING:
-    from circles.services import Category
+    from circles.services import Category, Unmapped
 
 
 def code_prefix(code: str) -> str:
@@ -68,12 +70,53 @@ def _tag_matches(entry: str, tag_levels: list[str]) -> bool:
     return len(tag_levels) == 1 and len(want) > 1 and tag_levels[0] == want[-1]
 
 
-class Classifier:
-    """Puts a table row in categories.
+@dataclass(frozen=True)
+class Decision:
+    """What one row is, and why.
 
-    Its category column, else its AMap type codes or Baidu tag, else keywords in its name
-    and type (only when the code or tag is not one the catalogue knows: a bus stop named
-    第一中学站 is not a school).
+    Parameters
+    ----------
+    keys : tuple of str
+        The study's categories of the one kind of place the row is (several only when the
+        catalogue nests them: a supermarket is also a market); empty when none.
+    why_not : str
+        When ``keys`` is empty, why; else ``''``.
+    by : str
+        The rule that decided: ``category column``, ``type code …``, ``type …``, ``name``.
+    also : tuple of str
+        Other study categories the row's code, type or words (anywhere in the name)
+        pointed to, which the precedence set aside: the row is *ambiguous* when any.
+    """
+
+    keys: tuple[str, ...]
+    why_not: str = ""
+    by: str = ""
+    also: tuple[str, ...] = ()
+
+
+def _depth_of(entry: str, levels: list[str]) -> int:
+    """How deep a catalogue type path entry matches a row's type levels (0: not at all)."""
+    return len(_levels(entry)) if _tag_matches(entry, levels) else 0
+
+
+class Classifier:
+    """Puts a table row in one kind of place, by a stated precedence.
+
+    1. its category column;
+    2. its AMap type code (the first one the catalogue knows, when a cell has several);
+    3. its type path (AMap type text such as ``医疗保健服务;专科医院;整形美容`` or a Baidu
+       tag), through the catalogue's ``amap_types`` and ``baidu`` entries;
+    4. keywords at the head of its type path's levels (deepest level first);
+    5. keywords at the head of its name (:func:`circles.services.head_regex`).
+
+    The first level that knows the row decides, and a code or type the catalogue knows is
+    never re-read by words (a bus stop named 第一中学站 is no school). Within a level the
+    most specific rule wins: the longest code prefix or deepest type path (a deliberately
+    unmapped one, such as 急救中心, included), the longest keyword at the name's head.
+    Categories that the winning code, path or keyword finds together (market and
+    supermarket for 060400) are one kind of place and kept together; any other category
+    pointed to is reported in :attr:`Decision.also`. A category's ``exclude`` words in
+    the name rule it out at levels 2 to 5.
 
     Parameters
     ----------
@@ -92,34 +135,163 @@ class Classifier:
             self.labels[key.lower()] = key
             self.labels[normalize_header(cat.zh)] = key
             self.labels[cat.en.lower()] = key
-        self._words = {k: [re.compile(p) for p in c.word_patterns()] for k, c in self.known.items()}
+        pats = {k: c.word_patterns() for k, c in self.known.items()}
+        self._words = {k: [re.compile(p) for p in ps] for k, ps in pats.items()}
+        self._heads = {k: [head_regex(p) for p in ps] for k, ps in pats.items()}
         self._prefixes = {k: tuple(map(code_prefix, c.amap)) for k, c in self.known.items()}
-        self._code_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._paths = {k: (*c.amap_types, *c.baidu) for k, c in self.known.items()}
+        self.unmapped: tuple[Unmapped, ...] = load_unmapped()
 
-    def _by_code(self, typecode: str, type_text: str) -> tuple[str, ...]:
-        """Catalogue categories whose AMap codes or Baidu tags fit (cached: exports repeat
-        a few hundred codes and tags over many rows)."""
-        key = (typecode, type_text)
-        hit = self._code_cache.get(key)
-        if hit is None:
-            codes, tag = row_codes(typecode), _levels(type_text)
-            hit = tuple(
-                k
-                for k in self.known
-                if any(code.startswith(p) for code in codes for p in self._prefixes[k])
-                or any(_tag_matches(e, tag) for e in self.known[k].baidu)
+    # -- the levels -----------------------------------------------------------------------
+
+    def _by_codes(self, codes: list[str]) -> tuple[str, list[str], Unmapped | None]:
+        """The first known code, its categories (nested prefixes) or its unmapped entry."""
+        for code in codes:
+            depth = {
+                k: max(len(p) for p in ps if code.startswith(p))
+                for k, ps in self._prefixes.items()
+                if any(code.startswith(p) for p in ps)
+            }
+            un = [u for u in self.unmapped if u.amap and code.startswith(code_prefix(u.amap))]
+            best_un = max(un, key=lambda u: len(code_prefix(u.amap)), default=None)
+            if best_un and len(code_prefix(best_un.amap)) > max(depth.values(), default=0):
+                return code, [], best_un
+            if depth:
+                return code, list(depth), None
+        return "", [], None
+
+    def _by_path(self, levels: list[str]) -> tuple[list[str], Unmapped | None]:
+        """Catalogue categories whose type path fits (nested), or the unmapped entry."""
+        depth = {}
+        for k, entries in self._paths.items():
+            d = max((_depth_of(e, levels) for e in entries), default=0)
+            if d:
+                depth[k] = d
+        un = [(u, _depth_of(u.type_path, levels)) for u in self.unmapped if u.type_path]
+        best_un = max(un, key=lambda x: x[1], default=(None, 0))
+        if best_un[0] is not None and best_un[1] > max(depth.values(), default=0):
+            return [], best_un[0]
+        return list(depth), None
+
+    def _at_head(self, text: str, keys: list[str] | dict[str, Category]) -> list[str]:
+        """Categories with a keyword at the head of ``text``: the longest keyword and the
+        categories whose keyword lies inside it (托儿所 is kindergarten and nursery)."""
+        head = name_head(text)
+        found: dict[str, str] = {}
+        for k in keys:
+            for p in self._heads[k]:
+                for m in p.finditer(head):
+                    if len(m.group(0)) > len(found.get(k, "")):
+                        found[k] = m.group(0)
+        if not found:
+            return []
+        best = max(found.values(), key=len)
+        return [k for k, w in found.items() if w in best]
+
+    def _loose(self, name: str, type_text: str) -> set[str]:
+        """Study categories with a keyword anywhere in the name or type (the old rule)."""
+        return {
+            k
+            for k in self.categories
+            if any(p.search(t) for p in self._words[k] for t in (name, type_text) if t)
+        }
+
+    # -- the decision ---------------------------------------------------------------------
+
+    def decide(self, category: str, typecode: str, type_text: str, name: str) -> Decision:
+        """What one row is, by the precedence of the class.
+
+        Parameters
+        ----------
+        category : str
+            The category column: a key, or a category's 中文 or English label.
+        typecode : str
+            AMap type codes.
+        type_text : str
+            AMap type text or Baidu tag.
+        name : str
+            The row's name.
+
+        Returns
+        -------
+        Decision
+            Its categories, the rule that decided and the categories set aside.
+        """
+        category = str(category or "").strip()
+        if category:
+            key = self.labels.get(category.lower()) or self.labels.get(normalize_header(category))
+            if key is None:
+                why = f"category '{category}' is not a category key (see `circles categories`)"
+                return Decision((), why, "category column")
+            if key not in self.categories:
+                why = f"category '{key}' is not measured in this study (add it to categories:)"
+                return Decision((), why, "category column")
+            return Decision((key,), "", "category column")
+        name, type_text = str(name or ""), str(type_text or "")
+        typecode = str(typecode or "")
+        codes, levels = row_codes(typecode), _levels(type_text)
+        allowed = {k for k in self.known if not self.known[k].excludes(name)}
+
+        def needs_name(k: str) -> bool:
+            return not self.known[k].codes_need_name or bool(self._at_head(name, [k]))
+
+        code, by_code, un = self._by_codes(codes)
+        if code or un:
+            by = f"type code {code or (un.amap if un else '')}"
+            return self._finish(
+                by, [k for k in by_code if needs_name(k)], un, allowed, name, type_text
             )
-            self._code_cache[key] = hit
-        return hit
+        by_path, un = self._by_path(levels)
+        if by_path or un:
+            by = f"type '{type_text}'"
+            return self._finish(
+                by, [k for k in by_path if needs_name(k)], un, allowed, name, type_text
+            )
+        study = [k for k in self.categories if k in allowed]
+        for level in reversed(levels):
+            keys = self._at_head(level, study)
+            if keys:
+                return self._finish(f"type '{type_text}'", keys, None, allowed, name, type_text)
+        keys = self._at_head(name, study)
+        if keys:
+            return self._finish(f"name '{name}'", keys, None, allowed, name, type_text)
+        what = [f"type code {'|'.join(codes)}"] if codes else []
+        what += [f"type '{type_text}'"] if levels else []
+        what += [f"name '{name}'"] if name else []
+        return Decision(
+            (), f"{' / '.join(what) or 'the row'} matches none of the study's categories"
+        )
 
-    def _by_words(self, key: str, texts: list[str]) -> bool:
-        """Whether a keyword of category ``key`` is in one of the texts."""
-        return any(p.search(t) for p in self._words[key] for t in texts if t)
+    def _finish(
+        self,
+        by: str,
+        found: list[str],
+        un: Unmapped | None,
+        allowed: set[str],
+        name: str,
+        type_text: str,
+    ) -> Decision:
+        """The decision of the level that knew the row."""
+        if un is not None:
+            why = f"{by} is {un.zh} {un.en}, deliberately unmapped: {un.why}"
+            return Decision((), why, by)
+        keys = tuple(k for k in found if k in self.categories and k in allowed)
+        if not keys:
+            known = [k for k in found if k in allowed]
+            if known:
+                return Decision((), f"{by} is {', '.join(known)}, not measured in this study", by)
+            if found:
+                return Decision(
+                    (), f"{by} is {', '.join(found)}, ruled out by the name '{name}'", by
+                )
+            return Decision((), f"{by}: the name '{name}' does not fit its categories", by)
+        also = tuple(sorted(self._loose(name, type_text) - set(keys)))
+        return Decision(keys, "", by, also)
 
     def classify(
         self, category: str, typecode: str, type_text: str, name: str
     ) -> tuple[list[str], str]:
-        """The categories of one row.
+        """The categories of one row (:meth:`decide`, without the reasons).
 
         Parameters
         ----------
@@ -135,39 +307,9 @@ class Classifier:
         Returns
         -------
         keys : list of str
-            The study's categories the row is in; empty when none fits.
+            The study's categories the row is in (one kind of place); empty when none fits.
         why_not : str
             When ``keys`` is empty, why (for rejected_rows.csv); else ``''``.
         """
-        category = str(category or "").strip()
-        if category:
-            key = self.labels.get(category.lower()) or self.labels.get(normalize_header(category))
-            if key is None:
-                return [], f"category '{category}' is not a category key (see `circles categories`)"
-            if key not in self.categories:
-                return [], f"category '{key}' is not measured in this study (add it to categories:)"
-            return [key], ""
-        texts = [str(name or ""), str(type_text or "")]
-        by_code = self._by_code(str(typecode or ""), str(type_text or ""))
-        keys = [
-            k
-            for k in by_code
-            if k in self.categories
-            and (not self.known[k].codes_need_name or self._by_words(k, texts))
-        ]
-        if keys:
-            return keys, ""
-        if not by_code:  # code and tag unknown to the catalogue: words decide
-            keys = [k for k in self.categories if self._by_words(k, texts)]
-            if keys:
-                return keys, ""
-        what = []
-        if row_codes(typecode):
-            what.append(f"type code {'|'.join(row_codes(typecode))}")
-        if _levels(type_text):
-            what.append(f"type '{type_text}'")
-        if name:
-            what.append(f"name '{name}'")
-        if by_code:
-            return [], (f"{' / '.join(what)} is {', '.join(by_code)}, not measured in this study")
-        return [], f"{' / '.join(what) or 'the row'} matches none of the study's categories"
+        d = self.decide(category, typecode, type_text, name)
+        return list(d.keys), d.why_not

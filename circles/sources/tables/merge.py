@@ -10,6 +10,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from circles.sources.tables.pois import PoiCandidates
+from circles.sources.tables.read import role_texts
 from circles.sources.tables.rejected import rejection
 
 DUPLICATE_M = 30.0  #: same category within this distance and a similar name: one place
@@ -74,6 +75,53 @@ def similar_names(a: str, b: str) -> bool:
     return SequenceMatcher(None, ra, rb).ratio() >= SIMILAR_RATIO
 
 
+def row_types(table: PoiCandidates) -> np.ndarray:
+    """The type of each entry's row: its type code and type text, normalised.
+
+    Parameters
+    ----------
+    table : PoiCandidates
+        A table's entries (its ``typecode`` and ``type`` columns are read, when it has
+        them).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of ``(typecode, type)`` pairs of str, one per entry (``''`` where the
+        table has no such column or the cell is empty).
+    """
+
+    def norm(values: np.ndarray) -> list[str]:
+        """Texts without spaces, NFKC, lower case."""
+        return [re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v))).lower() for v in values]
+
+    codes = norm(role_texts(table.raw, table.cols, "typecode")[table.idx])
+    types = norm(role_texts(table.raw, table.cols, "type")[table.idx])
+    out = np.empty(len(table.idx), dtype=object)
+    out[:] = list(zip(codes, types, strict=True))
+    return out
+
+
+def same_type(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two table rows have the same type (:func:`row_types`).
+
+    Parameters
+    ----------
+    a, b : tuple of (str, str)
+        Two rows' ``(typecode, type)``.
+
+    Returns
+    -------
+    bool
+        The texts both rows have (code, type) are equal; without any in common, only two
+        rows with no type at all are the same type.
+    """
+    shared = [(x, y) for x, y in zip(a, b, strict=True) if x and y]
+    if shared:
+        return all(x == y for x, y in shared)
+    return not any(a) and not any(b)
+
+
 @dataclass
 class Merged:
     """Table services kept after merging duplicates (in the study's metric CRS).
@@ -113,7 +161,10 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
     An entry is a duplicate of an earlier service of the **same category within 30 m** with
     a **similar name** (:func:`similar_names`) from another source (OSM, or another table).
     Within one table only rows listed twice are merged (same category, same name, within
-    1 m): a source is trusted to list distinct places. ``existing`` (the OSM services, in
+    1 m): a source is trusted to list distinct places. Two **unnamed** table rows, of one
+    table or two, are merged only when they lie within 1 m *and* have the same type
+    (:func:`same_type`): a name lost to an unknown header must not merge the clinics of
+    one building. ``existing`` (the OSM services, in
     merge mode) always stays; tables are taken in order. A row none of whose entries is kept
     is added to its table's ``rejected`` as a duplicate, naming the service it repeats.
 
@@ -146,6 +197,10 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
         [np.full(n_old, -1)] + [np.full(len(t.x), k) for k, t in enumerate(tables)]
     )
     norm = np.array([normalize_name(v) for v in name], dtype=object)
+    kinds = np.empty(len(xs), dtype=object)  # (typecode, type) of table entries
+    for k, t in enumerate(tables):
+        lo = n_old + sum(len(u.x) for u in tables[:k])
+        kinds[lo : lo + len(t.x)] = row_types(t)
     kept = np.zeros(len(xs), dtype=bool)
     kept[:n_old] = True
     dup_of = np.full(len(xs), -1)
@@ -157,8 +212,11 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
             for k in sorted(cand, key=lambda k: (xs[k] - xs[i]) ** 2 + (ys[k] - ys[i]) ** 2):
                 if k >= i or not kept[k] or cat[k] != cat[i]:
                     continue
-                if src[k] == src[i]:
-                    close = np.hypot(xs[k] - xs[i], ys[k] - ys[i]) <= EXACT_M
+                close = np.hypot(xs[k] - xs[i], ys[k] - ys[i]) <= EXACT_M
+                if src[k] >= 0 and not norm[k] and not norm[i]:  # two unnamed table rows
+                    if not (close and same_type(kinds[k], kinds[i])):
+                        continue
+                elif src[k] == src[i]:
                     if not (close and norm[k] == norm[i]):
                         continue
                 elif not similar_names(name[k], name[i]):

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class PoiCandidates(TableRows):
     """One table's rows that lie in the study area and have a category.
 
-    One entry per (row, category), before duplicates are merged.
+    One entry per (row, category), before duplicates are merged. A row is one kind of
+    place (:class:`~circles.sources.tables.classify.Classifier`); it has several entries
+    only for categories the catalogue nests (a supermarket is also a market).
 
     Parameters
     ----------
@@ -94,15 +96,22 @@ def read_pois(
     names = role_texts(raw, cols, "name")
     cats, codes, types = (role_texts(raw, cols, r) for r in ("category", "typecode", "type"))
     classifier = Classifier(categories, catalogue or load_catalogue())
-    idx, keys_out, rejected = [], [], []
+    idx, keys_out, rejected, ambiguous = [], [], [], []
     for i in range(len(raw.frame)):
         if loc.reason[i]:
             rejected.append(rejection(raw, cols, "pois", i, loc.reason[i], loc.detail[i], names[i]))
             continue
-        keys, why = classifier.classify(cats[i], codes[i], types[i], names[i])
-        if not keys:
-            rejected.append(rejection(raw, cols, "pois", i, "unknown_category", why, names[i]))
-        for key in keys:
+        d = classifier.decide(cats[i], codes[i], types[i], names[i])
+        if not d.keys:
+            rejected.append(
+                rejection(raw, cols, "pois", i, "unknown_category", d.why_not, names[i])
+            )
+        elif d.also:
+            ambiguous.append(
+                {"row": int(raw.rows[i]), "name": str(names[i] or ""), "categories": list(d.keys),
+                 "by": d.by, "also": list(d.also)}
+            )  # fmt: skip
+        for key in d.keys:
             idx.append(i)
             keys_out.append(key)
     ix = np.asarray(idx, dtype=np.int64)
@@ -116,4 +125,5 @@ def read_pois(
         x=loc.x[ix],
         y=loc.y[ix],
         rejected=rejected,
+        ambiguous=ambiguous,
     )

@@ -1,8 +1,8 @@
 """Reading a user's table: every cell as text, and which column plays which role.
 
-A table is CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; detected), XLSX, GeoJSON,
-GeoPackage or Shapefile. A wrong column mapping is not a row problem: it fails at once,
-with the columns found.
+A table is CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; detected), XLSX, old Excel
+XLS, GeoJSON, GeoPackage or Shapefile. A wrong column mapping is not a row problem: it fails
+at once, with the columns found.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+XLS_SUFFIXES = (".xls",)
 GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 #: Tried in this order when no encoding is given (GB18030 is a superset of GBK and GB2312).
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -47,6 +48,16 @@ POI_ROLES: dict[str, tuple[str, ...]] = {
     "id": ("id", "poi_id", "poiid", "uid", "编号"),
     "wkt": ("wkt", "geometry", "geom", "the_geom"),
 }
+# A name column under a header not listed above (医院名称, 机构名字, shop_name, NAME_CN) is
+# found by its pattern, after every role's listed headers: a header ending in 名称 or 名字,
+# or containing "name". Headers of an administrative area, a type or a road are not the
+# place's name (AMap's pname, cityname, adname; 城市名称, 类型名称).
+NAME_PATTERN = re.compile(r".*(名称|名字)$|.*name.*")
+NOT_NAMES = re.compile(
+    r"^(p|pro|province|city|ad|district|county|town|street|road|type|typecode|biz|business"
+    r"|brand|file|sheet|layer|user|省|省份|市|城市|区|区县|县|行政区|街道|乡镇|道路|路|商圈"
+    r"|类型|分类|类别|大类|中类|小类|行业|品牌|文件|图层)[_\-]?(名称|名字|name)$"
+)
 RESIDENCE_ROLES: dict[str, tuple[str, ...]] = {
     "name": ("name", "名称", "小区名称", "小区名", "小区", "楼盘名称", "title"),
     "households": ("households", "户数", "总户数", "住户数", "房屋总数", "总套数"),
@@ -78,6 +89,8 @@ class RawTable:
         A geographic file's own CRS.
     encoding : str, optional
         The encoding that read a CSV file.
+    notes : list of str
+        Warnings about the table as a whole (no name column), for the run's summary.
     """
 
     path: Path
@@ -86,6 +99,7 @@ class RawTable:
     geometry: np.ndarray | None = None  # shapely geometries (GeoJSON, GeoPackage, Shapefile)
     file_crs: str | None = None
     encoding: str | None = None
+    notes: list[str] = field(default_factory=list)  # warnings for the summary, once each
 
     @property
     def columns(self) -> list[str]:
@@ -198,7 +212,8 @@ def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) 
     Parameters
     ----------
     path : Path
-        A CSV (.csv, .txt, .tsv), XLSX (.xlsx, .xlsm), GeoJSON, GeoPackage or Shapefile.
+        A CSV (.csv, .txt, .tsv), XLSX (.xlsx, .xlsm), XLS (old Excel), GeoJSON,
+        GeoPackage or Shapefile.
     encoding : str, optional
         The encoding of a CSV file (detected when None) or of a Shapefile's attributes.
     sheet : str, optional
@@ -207,7 +222,7 @@ def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) 
     Returns
     -------
     RawTable
-        The table, without the blank rows of a CSV or XLSX.
+        The table, without the blank rows of a CSV or workbook.
 
     Raises
     ------
@@ -236,26 +251,9 @@ def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) 
         rows = np.arange(len(frame)) + 2  # the header is row 1
         return _drop_empty(RawTable(path, frame, rows, encoding=used))
     if suffix in XLSX_SUFFIXES:
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError:
-            raise InputError(
-                f"{path}: reading XLSX needs openpyxl (pip install openpyxl), or save as CSV"
-            ) from None
-        try:
-            book = pd.ExcelFile(path, engine="openpyxl")
-        except Exception as e:  # zip and XML errors of a damaged file
-            raise InputError(f"{path}: not a readable XLSX workbook ({type(e).__name__})") from None
-        if sheet is not None and sheet not in book.sheet_names:
-            raise InputError(f"{path}: no sheet '{sheet}'; sheets: {', '.join(book.sheet_names)}")
-        frame = pd.read_excel(
-            book, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False
-        )
-        frame = frame.fillna("")
-        rows = np.arange(len(frame)) + 2
-        return _drop_empty(RawTable(path, frame, rows))
-    if suffix == ".xls":
-        raise InputError(f"{path}: old .xls workbooks are not read; save it as .xlsx or CSV")
+        return _drop_empty(_read_xlsx(path, sheet))
+    if suffix in XLS_SUFFIXES:
+        return _drop_empty(_read_xls(path, sheet))
     if suffix in GEO_SUFFIXES:
         import geopandas as gpd
 
@@ -272,8 +270,102 @@ def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) 
         rows = np.arange(len(frame)) + 1  # feature number
         return RawTable(path, frame, rows, geometry, file_crs, encoding)
     raise InputError(
-        f"{path}: unknown table format '{suffix}'; give CSV, XLSX, GeoJSON, GeoPackage or Shapefile"
+        f"{path}: unknown table format '{suffix}'; give CSV, XLSX, XLS, GeoJSON, GeoPackage or "
+        "Shapefile"
     )
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+    """A sheet of an XLSX workbook (openpyxl through pandas), every cell as text."""
+    import pandas as pd
+
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise InputError(
+            f"{path}: reading XLSX needs openpyxl (pip install openpyxl), or save as CSV"
+        ) from None
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as e:  # zip and XML errors of a damaged file
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(e).__name__})") from None
+    _check_sheet(path, sheet, book.sheet_names)
+    # dtype=str: text cells as written (AMap's 090601 keeps its zero), a whole number
+    # (90601 typed as a number) without '.0'.
+    frame = pd.read_excel(
+        book, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False
+    )
+    frame = frame.fillna("")
+    rows = np.arange(len(frame)) + 2  # the header is row 1
+    return RawTable(path, frame, rows)
+
+
+def _check_sheet(path: Path, sheet: str | None, names: Sequence[str]) -> None:
+    """Fail unless the workbook has the sheet asked for (None: the first)."""
+    if sheet is not None and sheet not in names:
+        raise InputError(f"{path}: no sheet '{sheet}'; sheets: {', '.join(names)}")
+
+
+def _read_xls(path: Path, sheet: str | None) -> RawTable:
+    """A sheet of an old Excel (BIFF) workbook, read by xlrd, every cell as text like XLSX.
+
+    xlrd is used directly rather than through pandas, whose xlrd engine is deprecated.
+    Text cells stay as written (``090601`` keeps its zero); numbers are written without a
+    trailing ``.0`` when whole (:func:`_cell_text`), as pandas reads an XLSX.
+    """
+    import pandas as pd
+
+    try:
+        import xlrd
+    except ImportError:
+        raise InputError(
+            f"{path}: reading XLS needs xlrd (pip install xlrd), or save as XLSX or CSV"
+        ) from None
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as e:  # BIFF and OLE errors of a damaged file, or not a workbook
+        raise InputError(f"{path}: not a readable XLS workbook ({type(e).__name__})") from None
+    try:
+        _check_sheet(path, sheet, book.sheet_names())
+        ws = book.sheet_by_name(sheet) if sheet is not None else book.sheet_by_index(0)
+        cells = [[_xls_text(c, book.datemode) for c in ws.row(r)] for r in range(ws.nrows)]
+    finally:
+        book.release_resources()
+    header = _unique_headers(cells[0] if cells else [])
+    frame = pd.DataFrame(cells[1:], columns=header, dtype=object)
+    rows = np.arange(len(frame)) + 2  # the header is row 1
+    return RawTable(path, frame, rows)
+
+
+def _xls_text(cell: Any, datemode: int) -> str:
+    """One xlrd cell as text: numbers as :func:`_cell_text`, dates in ISO form."""
+    import xlrd
+
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+        return ""
+    if cell.ctype == xlrd.XL_CELL_NUMBER:
+        return _cell_text(float(cell.value))
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        with contextlib.suppress(Exception):
+            return str(xlrd.xldate_as_datetime(cell.value, datemode))
+        return _cell_text(float(cell.value))
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return str(bool(cell.value))
+    return str(cell.value)
+
+
+def _unique_headers(header: list[str]) -> list[str]:
+    """Header cells as pandas names them: ``Unnamed: 2`` when empty, ``a.1`` when repeated."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        name = h.strip() or f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
 
 
 def _cell_text(v: Any) -> str:
@@ -387,7 +479,37 @@ def resolve_columns(
                 out[role] = col
                 taken.add(col)
                 break
+    if "name" in roles and "name" not in out:
+        col = name_by_pattern(raw.columns, taken)
+        if col is not None:
+            out["name"] = col
     return out
+
+
+def name_by_pattern(
+    columns: Sequence[str], taken: set[str] | frozenset[str] = frozenset()
+) -> str | None:
+    """The first column whose header looks like a name (:data:`NAME_PATTERN`).
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The table's headers, in order.
+    taken : set of str
+        Columns that already play another role (never taken).
+
+    Returns
+    -------
+    str or None
+        ``医院名称``, ``机构名字``, ``shop_name`` or ``NAME_CN``; not an administrative area,
+        a type or a road (``cityname``, ``类型名称``); None when no header looks like one.
+    """
+    for c in columns:
+        norm = normalize_header(c)
+        if c in taken or not NAME_PATTERN.fullmatch(norm) or NOT_NAMES.fullmatch(norm):
+            continue
+        return c
+    return None
 
 
 def _require_coordinates(raw: RawTable, cols: dict[str, str], where: str) -> None:
@@ -437,6 +559,12 @@ def read_table(
     raw = read_raw(spec.file, spec.encoding, spec.sheet)
     cols = resolve_columns(raw, spec.columns.model_dump(), roles, where)
     _require_coordinates(raw, cols, where)
+    if roles is POI_ROLES and "name" not in cols:
+        raw.notes.append(
+            f"{raw.path.name}: no name column found (columns: {columns_found(raw)}); its rows "
+            "are unnamed, so names neither classify them nor tell places apart; map it with "
+            f"{where}.columns.name or --pois-columns name=<header>"
+        )
     return raw, cols
 
 

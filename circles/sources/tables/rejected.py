@@ -37,6 +37,7 @@ REASONS: dict[str, str] = {
     "far_from_street": "距步行道路太远 too far from a walkable street",
     "bad_value": "数值无效 bad value",
 }
+AMBIGUOUS_EXAMPLES = 10  # ambiguous rows listed per table in summary.json
 REJECTED_COLUMNS = ("file", "kind", "row", "reason", "reason_label", "detail", "name", "x", "y")
 
 
@@ -54,12 +55,16 @@ class TableRows:
         The CRS of its coordinates.
     rejected : list of dict
         Its rows not used (:func:`rejection`); keyword only.
+    ambiguous : list of dict
+        Its rows whose code, type or words pointed to more categories than the one kind
+        of place chosen (row, name, categories, by, also); keyword only, empty by default.
     """
 
     raw: RawTable
     cols: dict[str, str]
     crs: str
     rejected: list[dict[str, Any]] = field(default_factory=list, kw_only=True)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list, kw_only=True)
 
     @property
     def rows_read(self) -> int:
@@ -164,7 +169,10 @@ def table_summary(t: TableRows, used_rows: int, **extra: Any) -> dict:
     -------
     dict
         file, path, crs, encoding, rows_read, rows_used, rows_rejected (distinct rows),
-        rejected_by_reason and the ``extra`` entries.
+        rejected_by_reason, notes (warnings about the table as a whole, such as no name
+        column; :func:`circles.summary.tables_summary` makes them warnings),
+        ambiguous_rows and ambiguous_examples (the first :data:`AMBIGUOUS_EXAMPLES` of
+        ``t.ambiguous``) and the ``extra`` entries.
     """
     by_reason: dict[str, int] = {}
     for r in t.rejected:
@@ -178,5 +186,8 @@ def table_summary(t: TableRows, used_rows: int, **extra: Any) -> dict:
         "rows_used": used_rows,
         "rows_rejected": len({r["row"] for r in t.rejected}),
         "rejected_by_reason": by_reason,
+        "notes": list(t.raw.notes),
+        "ambiguous_rows": len(t.ambiguous),
+        "ambiguous_examples": t.ambiguous[:AMBIGUOUS_EXAMPLES],
         **extra,
     }
