@@ -74,8 +74,8 @@ def browser():
 class Page:
     """A page with every request answered locally, and its console, dialogs and requests."""
 
-    def __init__(self, browser, path: Path):
-        self.context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    def __init__(self, browser, path: Path, viewport: dict[str, int] = VIEWPORT):
+        self.context = browser.new_context(viewport=viewport, service_workers="block")
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -113,9 +113,9 @@ class Page:
         self.refused.append(url)
         return route.fulfill(status=404, body="", content_type="text/plain")
 
-    def open(self):
+    def open(self, ready: str = "window.circlesReady === true"):
         self.page.goto(self.path.as_uri(), wait_until="load")
-        self.page.wait_for_function("window.circlesReady === true", timeout=20_000)
+        self.page.wait_for_function(ready, timeout=20_000)
         return self
 
     def hosts(self) -> set[str]:

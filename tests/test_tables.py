@@ -16,12 +16,11 @@ from circles import pipeline
 from circles._errors import CirclesError, InputError
 from circles.config import PoiTable, ResidenceSettings, load_study, study_from_dict
 from circles.outputs.rejected import write_rejected
-from circles.services import load_catalogue, load_categories
+from circles.services import load_catalogue
 from circles.sources import tables
 from circles.sources.coords import wgs84_to_bd09, wgs84_to_gcj02
 from circles.sources.tables import (
     Classifier,
-    StudyArea,
     code_prefix,
     merge_pois,
     read_pois,
@@ -32,24 +31,9 @@ from circles.sources.tables import (
 from cli import app
 
 UTM50 = pyproj.CRS.from_epsg(32650)
-# A box over the bundled district (Nanjing Xinjiekou), WGS-84.
-BOX = (118.755, 32.029, 118.800, 32.059)
 PHARMACY = (118.79252, 32.03819)  # 先声再康药房 in the bundled OSM file
 INSIDE = (118.7800, 32.0450)
 OUTSIDE = (118.9000, 32.0450)
-
-
-@pytest.fixture(scope="module")
-def area() -> StudyArea:
-    t = pyproj.Transformer.from_crs("EPSG:4326", UTM50, always_xy=True)
-    x0, y0 = t.transform(BOX[0], BOX[1])
-    x1, y1 = t.transform(BOX[2], BOX[3])
-    return StudyArea(shapely.box(x0, y0, x1, y1), UTM50)
-
-
-@pytest.fixture(scope="module")
-def cats():
-    return load_categories()
 
 
 def _gcj(lon, lat) -> str:

@@ -11,38 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyproj
 import pytest
-import shapely
+from test_tables import INSIDE
 
 from circles import pipeline
 from circles._errors import ConfigError, InputError
 from circles.config import PoiTable
 from circles.options import study_for_run
-from circles.services import load_categories
 from circles.sources import tables
-from circles.sources.tables import StudyArea, merge_pois, read_pois
+from circles.sources.tables import merge_pois, read_pois
 from circles.sources.tables.read import POI_ROLES, RawTable, read_raw, resolve_columns
 
 DATA = Path(__file__).resolve().parent / "data"
 MEDICAL = DATA / "amap-medical.csv"
-UTM50 = pyproj.CRS.from_epsg(32650)
-BOX = (118.755, 32.029, 118.800, 32.059)  # over the bundled district, WGS-84
-INSIDE = (118.7800, 32.0450)
 NO_NAME = "no name column found"
-
-
-@pytest.fixture(scope="module")
-def area() -> StudyArea:
-    t = pyproj.Transformer.from_crs("EPSG:4326", UTM50, always_xy=True)
-    x0, y0 = t.transform(BOX[0], BOX[1])
-    x1, y1 = t.transform(BOX[2], BOX[3])
-    return StudyArea(shapely.box(x0, y0, x1, y1), UTM50)
-
-
-@pytest.fixture(scope="module")
-def cats():
-    return load_categories()
 
 
 def _medical(**columns: str) -> PoiTable:

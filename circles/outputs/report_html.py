@@ -65,6 +65,11 @@ figcaption {{ font-weight: 600; margin-bottom: 4px; }}
 ul {{ padding-left: 1.3em; }}
 li {{ margin: 2px 0; }}
 footer {{ margin-top: 32px; color: #555; font-size: 0.9em; }}
+/* A phone: wide tables and charts scroll inside their own box, never the page. */
+@media (max-width: 600px) {{
+  main {{ padding: 12px 12px 32px; }}
+  nav.toc a {{ white-space: normal; }}
+}}
 """
 
 
