@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -33,30 +35,134 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
+# How writing to a full, closed or vanished standard output fails; reading a file fails
+# otherwise (ENOENT, EACCES), and a run's own files are written inside _one_line_errors.
+_WRITE_FAILURES = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF))
+
+
+def _interrupted() -> None:
+    console.print("[bold red]interrupted[/]", highlight=False)
+    raise typer.Exit(INTERRUPTED)
+
+
+def _by_ctrl_c(error: BaseException) -> bool:
+    """Whether an error stands for Ctrl-C: numba's compiled kernels report a
+    KeyboardInterrupt raised during their call as a SystemError caused by it."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("circles")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from circles import __version__ as number
+    out.print(f"circles {number}", highlight=False)
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="show the version and exit"
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[None]:
     t0 = time.perf_counter()
-    with console.status(f"{label} …"):
+    # A spinner only where someone sees it: elsewhere (a script, a log) it would still load
+    # rich's live display and wake a thread a dozen times a second.
+    spinner = console.status(f"{label} …") if console.is_terminal else contextlib.nullcontext()
+    with spinner:
         yield
     console.print(f"[green]✓[/] {escape(label)} [dim]({time.perf_counter() - t0:.1f} s)[/]")
 
 
 @contextlib.contextmanager
 def _one_line_errors(debug: bool) -> Iterator[None]:
-    """A CirclesError as one ``error:`` line and exit code 2; an internal error as one line
-    and exit code 1, with its traceback under ``--debug``."""
+    """A CirclesError as one ``error:`` line and exit code 2; Ctrl-C as ``interrupted`` and
+    exit code 130; an internal error as one line and exit code 1, with its traceback under
+    ``--debug``. The cache's warnings are shown as one line each, once."""
     from circles._errors import CirclesError
 
     try:
-        yield
+        with _cache_notices():
+            yield
     except CirclesError as e:
         _fail(str(e))
     except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        _interrupted()
     except Exception as e:
+        if _by_ctrl_c(e):
+            _interrupted()
         if debug:
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (run again with --debug and report it)", 1)
+
+
+@contextlib.contextmanager
+def _cache_notices() -> Iterator[None]:
+    """Show each circles.cache.CacheWarning once, as a ``!`` line (the run goes on)."""
+    from circles.cache import CacheWarning
+
+    shown: set[str] = set()
+    others = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+        if not issubclass(category, CacheWarning):
+            others(message, category, *args, **kw)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            console.print(f"[yellow]![/] {escape(str(message))}", highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CacheWarning)
+        warnings.showwarning = show
+        yield
+
+
+@contextlib.contextmanager
+def _printing(folder: Path) -> Iterator[None]:
+    """Printing a finished command's results. Its outputs are written by then: a standard
+    output that cannot be written (/dev/full, closed) is one ``error:`` line and exit
+    code 2, so that a script notices, and the folder stays."""
+    try:
+        yield
+        if sys.stdout is None:
+            raise OSError(errno.EBADF, "it is closed")
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        _interrupted()
+    except OSError as e:
+        _fail(
+            f"cannot write to standard output ({e.strerror or e}); the outputs are "
+            f"complete in {_shown(folder)}"
+        )
+
+
+def _shown(path: Path) -> str:
+    from circles._errors import shown_path
+
+    return shown_path(path)
 
 
 def run(config: Path | None = None, **options: Any) -> None:
@@ -70,6 +176,7 @@ def run(config: Path | None = None, **options: Any) -> None:
     with _one_line_errors(run_only["debug"]):
         study = study_for_run(config, run_only["set"] or (), **options)
         target = run_only["out"] or study.output_folder
+        pipeline.check_paths(study, target)
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
         cache = None if run_only["no_cache"] else (run_only["cache_dir"] or default_cache_dir())
         tables_only = run_only["tables_only"]
@@ -77,21 +184,21 @@ def run(config: Path | None = None, **options: Any) -> None:
         with _progress("写出结果 Writing outputs"):
             folder = write_outputs(result, target)
 
-    from circles.outputs.console import warning_lines
+    with _printing(folder):
+        if result.clusters is not None:
+            # Only here: the console tables load rich's tables and pandas.
+            from circles.outputs.console import indicator_table, summary_table
 
-    if result.clusters is not None:
-        from circles.outputs.console import indicator_table, summary_table
-
-        out.print(summary_table(result))
-        indicators = indicator_table(result)
-        if indicators is not None:
-            out.print(indicators)
-    else:
-        n = result.summary["inputs"].get("origins", 0)
-        out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
-    for w in warning_lines(result):
-        console.print(f"[yellow]![/] {escape(w)}", highlight=False)
-    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
+            out.print(summary_table(result))
+            indicators = indicator_table(result)
+            if indicators is not None:
+                out.print(indicators)
+        else:
+            n = result.summary["inputs"].get("origins", 0)
+            out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
+        for w in result.warning_lines():
+            console.print(f"[yellow]![/] {escape(w)}", highlight=False)
+        out.print(f"Outputs: {escape(_shown(folder))}", highlight=False)
 
 
 def _signature(options: Sequence[Option], config_help: str) -> inspect.Signature:
@@ -125,13 +232,18 @@ def plan(config: Path | None = None, **options: Any) -> None:
     from circles import pipeline
     from circles.cache import default_dir as default_cache_dir
     from circles.options import check_plan_options, study_for_run
-    from circles.outputs.plan import write_plan
+    from circles.outputs.plan import PLAN_FILES, REJECTED_CSV, write_plan
 
     plan_only = {o.name: options.pop(o.name) for o in PLAN_OPTIONS if not o.fields}
     with _one_line_errors(plan_only["debug"]):
         check_plan_options(plan_only)
         study = study_for_run(config, plan_only["set"] or (), **options)
         item = _plan_item(study, plan_only)
+        # Checked before the run, with the files write_plan may replace (and its default).
+        target = plan_only["out"] or study.output_folder / item.slug
+        given = plan_only["candidates"]
+        also = [("table", Path(given), "check the path of --candidates")] if given else []
+        pipeline.check_paths(study, target, (*PLAN_FILES, REJECTED_CSV), also=also)
         candidates = _plan_candidates(plan_only)
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
         cache = None if plan_only["no_cache"] else (plan_only["cache_dir"] or default_cache_dir())
@@ -143,10 +255,11 @@ def plan(config: Path | None = None, **options: Any) -> None:
 
     from circles.outputs.console import plan_table
 
-    out.print(plan_table(proposal))
-    for note in proposal.notes[:3]:
-        console.print(f"[yellow]![/] {escape(note)}", highlight=False)
-    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
+    with _printing(folder):
+        out.print(plan_table(proposal))
+        for note in proposal.notes[:3]:
+            console.print(f"[yellow]![/] {escape(note)}", highlight=False)
+        out.print(f"Outputs: {escape(_shown(folder))}", highlight=False)
 
 
 def _plan_item(study: Any, given: dict[str, Any]) -> Any:
@@ -231,8 +344,9 @@ def compare(
         )
     from circles.outputs.console import comparison_table
 
-    out.print(comparison_table(comparison))
-    out.print(f"Outputs: {escape(str(folder))}", highlight=False)
+    with _printing(folder):
+        out.print(comparison_table(comparison))
+        out.print(f"Outputs: {escape(_shown(folder))}", highlight=False)
 
 
 cache_app = typer.Typer(help="The cache of parsed networks and services.", no_args_is_help=True)
@@ -243,16 +357,17 @@ app.add_typer(cache_app, name="cache")
 def cache_info(
     cache_dir: Annotated[Path | None, typer.Option(help="cache folder")] = None,
 ) -> None:
-    """Where the cache is, and what it holds."""
+    """Where the cache is, and what it holds (broken entries are listed as such)."""
     from rich.table import Table
 
     from circles.cache import age_text, default_dir, entries
 
-    folder = cache_dir or default_dir()
-    items = entries(folder) if folder.is_dir() else []
+    with _one_line_errors(False):
+        folder = cache_dir or default_dir()
+        items = entries(folder) if folder.is_dir() else []
     total = sum(e.size_bytes for e in items)
     out.print(
-        f"Cache: {escape(str(folder))} — {len(items)} entries, {total / 1e6:.1f} MB",
+        f"Cache: {escape(_shown(folder))} — {len(items)} entries, {total / 1e6:.1f} MB",
         highlight=False,
     )
     if items:
@@ -260,8 +375,16 @@ def cache_info(
         for col in ("key", "source", "size", "age"):
             table.add_column(col)
         for e in items:
-            table.add_row(e.key, e.source, f"{e.size_bytes / 1e6:.1f} MB", age_text(e.created))
+            source = "[red](broken)[/]" if e.broken else escape(e.source)
+            table.add_row(e.key, source, f"{e.size_bytes / 1e6:.1f} MB", age_text(e.created))
         out.print(table)
+    broken = sum(e.broken for e in items)
+    if broken:
+        console.print(
+            f"[yellow]![/] {broken} broken entries (truncated or empty): a run that needs one "
+            "removes and rebuilds it; `circles cache clear` removes them all",
+            highlight=False,
+        )
 
 
 @cache_app.command("clear")
@@ -272,8 +395,12 @@ def cache_clear(
     from circles.cache import clear, default_dir
 
     folder = cache_dir or default_dir()
-    n = clear(folder) if folder.is_dir() else 0
-    out.print(f"Removed {n} cache entries from {escape(str(folder))}", highlight=False)
+    with _one_line_errors(False):
+        try:
+            n = clear(folder) if folder.is_dir() else 0
+        except OSError as e:
+            _fail(f"cannot clear the cache in {_shown(folder)}: {e.strerror}")
+    out.print(f"Removed {n} cache entries from {escape(_shown(folder))}", highlight=False)
 
 
 @app.command()
@@ -377,21 +504,57 @@ def main() -> None:
 
     Python's normal exit spends about 0.13 s freeing numba's compiler state, a tenth of
     a cold run. By the time the app returns every output is written, closed and renamed
-    into place, so only the console streams need flushing before ``os._exit``.
+    into place, so only the console streams need flushing before ``os._exit``. A standard
+    output that cannot be written (``> /dev/full``, closed) ends in one ``error:`` line and
+    exit code 2, never a traceback.
     """
+    _open_standard_fds()
     try:
         app()  # in standalone mode click always ends with SystemExit
         code: object = 0
     except SystemExit as e:
         code = e.code
+    except Exception as e:  # escaped a command: printing (--help > /dev/full), or a bug
+        if isinstance(e, OSError) and e.errno in _WRITE_FAILURES:
+            code = _say(f"error: cannot write to standard output ({e.strerror or e})", 2)
+        else:
+            code = _say(f"error: internal error: {type(e).__name__}: {e} (please report it)", 1)
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message")
-        print(code, file=sys.stderr)
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+        code = _say(str(code), 1)
+    if sys.stdout is None and code == 0:
+        code = _say("error: cannot write to standard output (it is closed)", 2)
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as e:
+        if code == 0:
+            code = _say(f"error: cannot write to standard output ({e.strerror or e})", 2)
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr is not None:
+            sys.stderr.flush()
     os._exit(code)
+
+
+def _say(line: str, code: int) -> int:
+    """Print one line to standard error, if it can be written; return ``code``."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(line, file=sys.stderr, flush=True)
+    return code
+
+
+def _open_standard_fds() -> None:
+    """Give a closed standard stream /dev/null, so that no file the run opens takes its
+    number (a closed stdout would make fd 1 the next output file)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            spare = os.open(os.devnull, os.O_RDWR)
+            if spare != fd:
+                os.dup2(spare, fd)
+                os.close(spare)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,12 +41,15 @@ from common import (
 )
 
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
-BENCHES = ("engine", "e2e", "scale", "isochrones", "plan")
+BENCHES = ("engine", "e2e", "scale", "isochrones", "plan", "tables")
 # Benchmarks that print a Markdown table of their own; run_all keeps it in a block of its own.
 MARKDOWN_BENCHES = {
     "isochrones": ("bench_isochrones.py", "Isochrones"),
     "plan": ("bench_plan.py", "Where to build: greedy, exact and spopt's MCLP"),
+    "tables": ("bench_tables.py", "Large POI tables: 50,000 to 200,000 rows"),
 }
+# Their options beyond --repeat 1 under --quick (a check, not a measurement).
+MARKDOWN_QUICK = {"tables": ["--sizes", "5000,10000"]}
 
 
 def run_benchmarks(results: Path, quick: bool, only: set[str]) -> None:
@@ -72,7 +75,7 @@ def run_benchmarks(results: Path, quick: bool, only: set[str]) -> None:
         log(f"=== {script} done in {time.perf_counter() - t0:.0f} s")
     for name, (script, _title) in MARKDOWN_BENCHES.items():
         if name in only and (BENCH_DIR / script).is_file():
-            extra = ["--repeat", "1"] if quick else []
+            extra = ["--repeat", "1", *MARKDOWN_QUICK.get(name, [])] if quick else []
             log(f"=== {script} {' '.join(extra)}")
             t0 = time.perf_counter()
             proc = subprocess.run(

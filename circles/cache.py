@@ -3,29 +3,41 @@ every setting that changes them, so a changed file or setting never gives stale 
 
 An entry is one ``.npz`` of plain arrays (loaded with ``allow_pickle=False``) in the cache
 folder: by default the user's cache directory, or ``--cache-dir``.
+
+The cache is an optimisation and never costs a run: a folder that cannot be written (read
+only, full, a file) and an entry that cannot be read (truncated, empty) are a
+:class:`CacheWarning` and a miss; a broken entry is removed so that the run rewrites it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import hashlib
 import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from circles._errors import shown_path
 from circles.settings import PACKAGE_DIR
 
 if TYPE_CHECKING:
     from circles.prepare import Prepared
 
 # Bump when the content or meaning of an entry changes (2: the network's edge names).
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: services carry area_m2
+
+
+class CacheWarning(UserWarning):
+    """The cache could not be used; the run goes on without it (the CLI shows one line)."""
 
 
 def default_dir() -> Path:
@@ -135,7 +147,10 @@ class Entry:
     created : float
         When it was written (a POSIX time).
     source : str
-        The data it holds (the OSM file's name), or ``(unreadable)``.
+        The data it holds (the OSM file's name); empty for a broken entry.
+    broken : bool
+        The entry cannot be read (truncated, empty): the next run that needs it removes
+        and rebuilds it.
     """
 
     key: str
@@ -143,6 +158,7 @@ class Entry:
     size_bytes: int
     created: float
     source: str
+    broken: bool = False
 
 
 def _path(cache_dir: Path, key: str) -> Path:
@@ -150,7 +166,7 @@ def _path(cache_dir: Path, key: str) -> Path:
 
 
 def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write an entry atomically: a temporary file renamed into place.
+    """Write an entry atomically: a temporary file in the cache folder, renamed into place.
 
     Parameters
     ----------
@@ -167,6 +183,12 @@ def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) 
     -------
     pathlib.Path
         The entry's file.
+
+    Raises
+    ------
+    OSError
+        The folder or the entry cannot be written (read only, full, a file); no
+        temporary file is left behind.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = _path(cache_dir, key)
@@ -177,9 +199,39 @@ def store(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], meta: dict) 
         np.savez(tmp, **payload)  # type: ignore[arg-type]  # numpy's stub: kwds vs allow_pickle
         os.replace(tmp, target)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # gone after the rename; a failed write's remains
     return target
+
+
+def _unwritable(cache_dir: Path, error: OSError) -> None:
+    """Warn that the cache cannot be written, saying why in the user's terms."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason = "a file is in the way of the folder"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+    warnings.warn(
+        f"cannot write the cache in {shown_path(cache_dir)} ({reason}); this run goes on "
+        "without it (choose another --cache-dir, or --no-cache)",
+        CacheWarning,
+        stacklevel=3,
+    )
+
+
+def _discard(path: Path, error: BaseException) -> None:
+    """Remove a broken entry and say so: the run reads its data again and rewrites it."""
+    try:
+        path.unlink(missing_ok=True)
+        done = "removed it"
+    except OSError as e:
+        done = f"cannot remove it: {e.strerror}"
+    warnings.warn(
+        f"cache entry {path.name} is broken (truncated or damaged: {type(error).__name__}); "
+        f"{done}, reading the data again",
+        CacheWarning,
+        stacklevel=3,
+    )
 
 
 def load(cache_dir: Path, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
@@ -195,23 +247,34 @@ def load(cache_dir: Path, key: str) -> tuple[dict[str, np.ndarray], dict] | None
     Returns
     -------
     tuple of (dict, dict) or None
-        The arrays and the metadata; None when the entry is absent or unreadable (a
-        broken entry is a miss, rewritten by the next store).
+        The arrays and the metadata; None when the entry is absent or broken. A broken
+        entry (truncated, empty, not an entry) is removed with a :class:`CacheWarning`,
+        and rewritten by the next store.
     """
     path = _path(cache_dir, key)
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            return None
+    except OSError:  # an unreadable folder: no entry can be served
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k != "_meta"}
-            meta = json.loads(str(z["_meta"]))
-    except (OSError, ValueError, KeyError):
-        return None  # a broken entry is a miss; it is rewritten
+        return _read(path)
+    except Exception as e:  # whatever a damaged zip gives (BadZipFile, EOFError, ...)
+        _discard(path, e)
+        return None
+
+
+def _read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "_meta"}
+        meta = json.loads(str(z["_meta"]))
+    if not isinstance(meta, dict):
+        raise ValueError("its metadata is not a mapping")
     return arrays, meta
 
 
 def entries(cache_dir: Path) -> list[Entry]:
-    """The entries in a cache folder.
+    """The entries in a cache folder, broken ones included (marked, never raised).
 
     Parameters
     ----------
@@ -225,15 +288,16 @@ def entries(cache_dir: Path) -> list[Entry]:
     """
     out = []
     for p in cache_dir.glob("prepared-*.npz"):
-        source = ""
         try:
-            with np.load(p, allow_pickle=False) as z:
-                source = json.loads(str(z["_meta"])).get("source", "")
-        except (OSError, ValueError, KeyError):
-            source = "(unreadable)"
-        st = p.stat()
+            st = p.stat()
+        except OSError:  # removed meanwhile (a run discarding it, cache clear)
+            continue
+        try:
+            source, broken = str(_read(p)[1].get("source", "")), False
+        except Exception:  # a damaged entry is listed as broken, whatever the zip gives
+            source, broken = "", True
         key = p.stem.removeprefix("prepared-")
-        out.append(Entry(key, p, st.st_size, st.st_mtime, source))
+        out.append(Entry(key, p, st.st_size, st.st_mtime, source, broken))
     return sorted(out, key=lambda e: -e.created)
 
 
@@ -249,6 +313,11 @@ def clear(cache_dir: Path) -> int:
     -------
     int
         How many files were removed.
+
+    Raises
+    ------
+    OSError
+        A file cannot be removed (a read-only folder).
     """
     n = 0
     for p in list(cache_dir.glob("prepared-*.npz")) + list(cache_dir.glob(".tmp-*.npz")):
@@ -294,7 +363,7 @@ _NETWORK_FIELDS = (
 _ATTACHMENT_FIELDS = ("edge", "offset", "snap_m", "used")
 
 
-def store_prepared(cache_dir: Path, key: str, prepared: Prepared) -> Path:
+def store_prepared(cache_dir: Path, key: str, prepared: Prepared) -> Path | None:
     """Write a study's prepared inputs (network, OSM services, their attachment).
 
     Parameters
@@ -308,15 +377,20 @@ def store_prepared(cache_dir: Path, key: str, prepared: Prepared) -> Path:
 
     Returns
     -------
-    pathlib.Path
-        The entry's file.
+    pathlib.Path or None
+        The entry's file; None when the cache cannot be written, which a
+        :class:`CacheWarning` says (the run goes on without it).
     """
     net = prepared.network
     arrays = {f"net_{k}": getattr(net, k) for k in _NETWORK_FIELDS}
     arrays["net_crs"] = np.array(net.crs.to_wkt())
     arrays.update({f"svc_{k}": v for k, v in prepared.services.items()})
     arrays.update({f"att_{k}": getattr(prepared.service_attachment, k) for k in _ATTACHMENT_FIELDS})
-    return store(cache_dir, key, arrays, {"source": prepared.source, "stats": net.stats})
+    try:
+        return store(cache_dir, key, arrays, {"source": prepared.source, "stats": net.stats})
+    except OSError as e:
+        _unwritable(cache_dir, e)
+        return None
 
 
 def load_prepared(cache_dir: Path, key: str) -> Prepared | None:
@@ -333,18 +407,25 @@ def load_prepared(cache_dir: Path, key: str) -> Prepared | None:
     -------
     circles.prepare.Prepared or None
         With ``from_cache`` set and no OSM features; None when the entry is absent or
-        unreadable.
+        broken (removed, with a :class:`CacheWarning`).
     """
+    hit = load(cache_dir, key)
+    if hit is None:
+        return None
+    try:
+        return _prepared(*hit)
+    except Exception as e:  # a readable zip without the arrays of an entry
+        _discard(_path(cache_dir, key), e)
+        return None
+
+
+def _prepared(arrays: dict[str, np.ndarray], meta: dict) -> Prepared:
     import pyproj
 
     from circles.network import WalkNetwork
     from circles.prepare import Prepared
     from circles.snap import Attachment
 
-    hit = load(cache_dir, key)
-    if hit is None:
-        return None
-    arrays, meta = hit
     network = WalkNetwork(
         crs=pyproj.CRS.from_wkt(str(arrays["net_crs"])),
         stats=meta.get("stats", {}),

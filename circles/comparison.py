@@ -509,7 +509,8 @@ def _reach_changes(a: RunRecord, b: RunRecord, pairs: pd.DataFrame, keys: list[s
     """Per matched cluster, category and threshold whose reach changed: gained or lost.
 
     A category with no data in run A counts as reached by no cluster there (as a plan
-    treats it); clusters that did not join the network in either run are left out.
+    treats it), but its count is shown empty (None), not 0; clusters that did not join the
+    network in either run are left out.
     """
     import numpy as np
     import pandas as pd
@@ -527,19 +528,19 @@ def _reach_changes(a: RunRecord, b: RunRecord, pairs: pd.DataFrame, keys: list[s
             col = f"{k}_{t:g}m"
             if col not in fa or col not in fb:
                 continue
-            ca = np.nan_to_num(fa[col].to_numpy(float)[ia], nan=0.0)
-            cb = np.nan_to_num(fb[col].to_numpy(float)[ib], nan=0.0)
-            changed = used & ((ca > 0) != (cb > 0))
+            # An empty count (a data gap) is no figure: reached by no cluster, shown empty.
+            ca, cb = fa[col].to_numpy(float)[ia], fb[col].to_numpy(float)[ib]
+            changed = used & ((np.nan_to_num(ca) > 0) != (np.nan_to_num(cb) > 0))
             for j in np.flatnonzero(changed):
                 row = _pair(a, b, pairs, int(j))
                 row.update(
                     category=k,
                     threshold_m=t,
-                    a=int(ca[j]),
-                    b=int(cb[j]),
+                    a=None if np.isnan(ca[j]) else int(ca[j]),
+                    b=None if np.isnan(cb[j]) else int(cb[j]),
                     nearest_a=fa[near].iloc[ia[j]] if near in fa else None,
                     nearest_b=fb[near].iloc[ib[j]] if near in fb else None,
-                    change="gained" if cb[j] > 0 else "lost",
+                    change="gained" if np.nan_to_num(cb[j]) > 0 else "lost",
                 )
                 rows.append(row)
     columns = [*_PAIR_COLUMNS, "category", "threshold_m", "a", "b", "nearest_a", "nearest_b"]

@@ -6,6 +6,10 @@ GB 50180-2018 and every validation message names the field and the file.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
@@ -13,14 +17,111 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from circles._errors import ConfigError
-from circles._yaml import safe_load
+from circles._yaml import read_yaml_text, safe_load
 from circles.settings import DEFAULT_CONFIG, DEFAULT_THRESHOLDS_M
 
-_STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# A name becomes a folder name (with "--<scenario>" and the writer's ".<name>.<hex>.partial"
+# around it): 100 bytes each keeps the whole under the 255 bytes of common file systems.
+NAME_MAX_CHARS = 64
+NAME_MAX_BYTES = 100
+# Device names that Windows refuses as file names, whatever the extension.
+_WINDOWS_RESERVED = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(1, 10)),
+        *(f"LPT{i}" for i in range(1, 10)),
+    }
+)
+# At most this many thresholds: every one adds a count column per category to the cluster
+# table (a GeoPackage layer holds 1998) and a polygon per cluster to the isochrones.
+MAX_THRESHOLDS = 12
+# Walking thresholds beyond this are not walking (2.5 hours at 4 km/h).
+MAX_THRESHOLD_M = 10_000.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity pass comparisons such as gt=0 and then break the geometry or JSON.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _is_name_char(c: str) -> bool:
+    """Letters and digits of any script (with their combining marks), and ``_ . -``."""
+    return c in "_.-" or unicodedata.category(c)[0] in "LNM"
+
+
+def check_name(value: str) -> str:
+    """Check a study or scenario name, which names a folder.
+
+    Parameters
+    ----------
+    value : str
+        The name; letters and digits of any script (北京, Zürich), ``_``, ``.`` and ``-``.
+
+    Returns
+    -------
+    str
+        The name in Unicode NFC form (as macOS and Windows compare names).
+
+    Raises
+    ------
+    ValueError
+        The name is empty, too long, starts with something other than a letter or digit,
+        ends with a dot, holds a path separator, a space or other punctuation, or is a
+        Windows device name (CON, NUL, COM1 ...).
+    """
+    name = unicodedata.normalize("NFC", value)
+    bad = sorted({c for c in name if not _is_name_char(c)})
+    if bad:
+        shown = " ".join(repr(c) for c in bad[:5])
+        raise ValueError(
+            f"'{value}' holds {shown}: use letters or digits of any script, _ . - only"
+        )
+    if not name or unicodedata.category(name[0])[0] not in "LN":
+        raise ValueError(f"'{value}' must start with a letter or digit")
+    if name.endswith("."):
+        raise ValueError(f"'{value}' must not end with a dot (Windows drops it)")
+    if len(name) > NAME_MAX_CHARS or len(name.encode()) > NAME_MAX_BYTES:
+        raise ValueError(
+            f"'{value}' is too long: at most {NAME_MAX_CHARS} characters and "
+            f"{NAME_MAX_BYTES} bytes in UTF-8 ({NAME_MAX_BYTES // 3} Chinese characters)"
+        )
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        raise ValueError(f"'{value}' is a device name on Windows; choose another")
+    return name
+
+
+def safe_name(text: str) -> str:
+    """A readable study name made from any text (a file name, a place).
+
+    Letters and digits of every script are kept (``北京.osm`` gives 北京); each run of
+    other characters (spaces, punctuation, path separators) becomes one ``-``. Only when
+    nothing readable is left is the name ``study-`` and a short hash of the text, so two
+    such texts still differ.
+
+    Parameters
+    ----------
+    text : str
+        The text, e.g. a file's name without its extension.
+
+    Returns
+    -------
+    str
+        A name that :func:`check_name` accepts.
+    """
+    text = unicodedata.normalize("NFC", text)
+    slug = re.sub(r"-+", "-", "".join(c if _is_name_char(c) else "-" for c in text))
+    slug = slug.lstrip("-._")[:NAME_MAX_CHARS]
+    while len(slug) > NAME_MAX_CHARS or len(slug.encode()) > NAME_MAX_BYTES:
+        slug = slug[:-1]
+    slug = slug.rstrip("-.")
+    try:
+        return check_name(slug)
+    except ValueError:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        return f"study-{digest}"
 
 
 class SourceSettings(_Model):
@@ -67,10 +168,25 @@ class ThresholdSettings(_Model):
         if values is not None:
             if not values:
                 raise ValueError("thresholds must not be empty")
-            if any(v <= 0 for v in values):
-                raise ValueError("thresholds must be positive")
+            if any(not (math.isfinite(v) and v > 0) for v in values):
+                raise ValueError("thresholds must be positive numbers")
             if len(set(values)) != len(values):
                 raise ValueError("thresholds must be distinct")
+            if len(values) > MAX_THRESHOLDS:
+                raise ValueError(
+                    f"{len(values)} thresholds: at most {MAX_THRESHOLDS} (each adds a column "
+                    "per category and a walking area per cluster); split the study in runs"
+                )
+            longest = max(self.resolve())
+            if longest > MAX_THRESHOLD_M:
+                unit = (
+                    ""
+                    if self.minutes is None
+                    else f" ({max(values):g} min at {self.speed_kmh:g} km/h)"
+                )
+                raise ValueError(
+                    f"{longest:g} m{unit} is not a walk: thresholds go up to {MAX_THRESHOLD_M:g} m"
+                )
         return self
 
     def resolve(self) -> list[float]:
@@ -212,10 +328,23 @@ class MapSettings(_Model):
     self_contained: bool = Field(False, description="embed Leaflet so the page needs no CDN")
 
 
+class LimitSettings(_Model):
+    """How large a run may grow before it is refused: a 1 m grid over a city would fill
+    the memory minutes later (see docs/guide/config.md, "Size limits")."""
+
+    max_memory_gb: float = Field(
+        4.0, gt=0, description="refuse a run whose estimated peak memory is larger"
+    )
+    max_walking_areas: int = Field(
+        100_000, ge=1, description="refuse a run that would draw more (clusters x thresholds)"
+    )
+    force: bool = Field(False, description="run even beyond these limits (--force)")
+
+
 class Study(_Model):
     """One study: an area, its data sources and the settings of the analysis."""
 
-    name: str = Field("study", pattern=_STUDY_NAME)
+    name: str = "study"
     title: str | None = None
     source: SourceSettings = Field(default_factory=SourceSettings)
     boundary: Path | None = Field(None, description="GeoJSON polygon that clips the study")
@@ -240,7 +369,6 @@ class Study(_Model):
     output_dir: Path = Path("outputs")
     scenario: str | None = Field(
         None,
-        pattern=_STUDY_NAME,
         description="names a variant of the study (new-pharmacy): its default output "
         "folder is <output_dir>/<name>--<scenario>",
     )
@@ -249,6 +377,12 @@ class Study(_Model):
         description="a file of services to close: OSM ids (node/123, way/45, or osm_type "
         "and osm_id columns) or rows of the pois tables (pois[0]:17)",
     )
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @field_validator("name", "scenario")
+    @classmethod
+    def _folder_name(cls, v: str | None) -> str | None:
+        return None if v is None else check_name(v)
 
     @field_validator("standard")
     @classmethod
@@ -361,8 +495,9 @@ def load_study(path: str | Path | None = None, **overrides: object) -> Study:
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (give the path of a study .yaml)")
+    text = read_yaml_text(path, ConfigError)
     try:
-        raw = safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = safe_load(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""

@@ -7,7 +7,11 @@ graph (the edge is split there), so a walk along one edge between two points is 
 Counts are symmetric on an undirected graph, so one bounded Dijkstra runs from each point
 of the smaller side (services or origins). Each search touches only the ball within the
 largest threshold and does every threshold at once. Nearest distances come from one
-multi-source Dijkstra per category.
+multi-source Dijkstra per category (per category and service radius, when services have one).
+
+A service may count only within its own radius (a small park serves only its neighbours):
+services given as :class:`ServicePoints` carry their largest distance, which caps the
+counts, the decayed sums and the nearest distances alike.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "Graph",
     "Points",
     "Reach",
+    "ServicePoints",
     "augment",
     "ball",
     "pairs_within",
@@ -63,6 +68,9 @@ class Reach:
     decayed : numpy.ndarray or None
         ``decayed[o, c]``: sum of decay weights over the services within the largest
         threshold; None without a decay.
+    services_per_category : numpy.ndarray or None
+        How many services of each category were given (int64, shape (n_categories,)); a
+        category with none is a data gap, whose counts mean "unknown", not 0.
     """
 
     thresholds: np.ndarray
@@ -70,6 +78,37 @@ class Reach:
     nearest_m: np.ndarray
     k_nearest_m: np.ndarray | None = None
     decayed: np.ndarray | None = None
+    services_per_category: np.ndarray | None = None
+
+
+@dataclass
+class ServicePoints(Points):
+    """Services attached to edges, each counting only within its own largest distance.
+
+    A park of 3,000 m² serves only its neighbours: at threshold t it counts within
+    min(t, ``max_m``), and beyond ``max_m`` it is nobody's nearest (nor k-nearest, nor in
+    a decayed sum).
+
+    Parameters
+    ----------
+    edge, offset, snap_m : numpy.ndarray
+        As for :class:`Points`.
+    max_m : numpy.ndarray
+        Per service, the largest distance (m) at which it counts; +inf: no limit other
+        than the thresholds; -inf: it never counts.
+    """
+
+    max_m: np.ndarray
+
+
+def _service_limits(services: Points) -> np.ndarray:
+    """Each service's largest distance (+inf for plain :class:`Points`), checked."""
+    if not isinstance(services, ServicePoints):
+        return np.full(len(services), np.inf)
+    limits = np.asarray(services.max_m, dtype=np.float64)
+    if limits.shape != (len(services),) or np.isnan(limits).any():
+        raise ValueError("ServicePoints.max_m must hold one distance (not NaN) per service")
+    return limits
 
 
 @njit(cache=True, nogil=True)
@@ -159,12 +198,13 @@ def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, sh
     on how many threads share the chunks.
 
     The arrays travel in tuples: ``csr`` (indptr, indices, weights); ``sources`` (node,
-    start distance, row, column) of the points searched from; ``targets`` (ptr and ids of
-    the points grouped by node, end distance, row, column); ``decay`` (kind, param);
-    ``shape`` (rows, columns, chunks)."""
+    start distance, row, column, largest distance) of the points searched from; ``targets``
+    (ptr and ids of the points grouped by node, end distance, row, column, largest
+    distance); ``decay`` (kind, param); ``shape`` (rows, columns, chunks). A pair counts
+    only within both points' largest distances (+inf for origins, a service's radius)."""
     indptr, indices, weights = csr
-    src_node, src_d0, src_row, src_col = sources
-    tgt_ptr, tgt_ids, tgt_d1, tgt_row, tgt_col = targets
+    src_node, src_d0, src_row, src_col, src_max = sources
+    tgt_ptr, tgt_ids, tgt_d1, tgt_row, tgt_col, tgt_max = targets
     decay_kind, decay_param = decay
     n_rows, n_cols, n_chunks = shape
     n = len(indptr) - 1
@@ -184,13 +224,15 @@ def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, sh
         for s in range(c, n_src, n_chunks):
             seeds[0] = src_node[s]
             seed_d[0] = src_d0[s]
-            cnt = _ball(csr, seeds, seed_d, limit, (dist, done, touched, hd, hn))
+            # A service with a radius is searched from only as far as it counts.
+            lim = min(limit, src_max[s])
+            cnt = _ball(csr, seeds, seed_d, lim, (dist, done, touched, hd, hn))
             for i in range(cnt):
                 v = touched[i]
                 for j in range(tgt_ptr[v], tgt_ptr[v + 1]):
                     t = tgt_ids[j]
                     d = dist[v] + tgt_d1[t]
-                    if d > limit:
+                    if d > lim or d > tgt_max[t]:
                         continue
                     if rows_from_source:
                         row = src_row[s]
@@ -266,14 +308,20 @@ def _knearest_one(indptr, indices, weights, seed_node, seed_d0, k, limit):
 
 @njit(parallel=True, cache=True)
 def _nearest_kernel(
-    indptr, indices, weights, seed_ptr, seed_node, seed_d0, origin_node, origin_d1, k, limit
+    indptr, indices, weights, seed_ptr, seed_node, seed_d0, seed_limit, origin_node, origin_d1, k
 ):
-    """Per category (in parallel), the k nearest service distances of every origin."""
-    n_cat = len(seed_ptr) - 1
-    out = np.full((len(origin_node), n_cat, k), np.inf)
-    for c in prange(n_cat):
-        a, b = seed_ptr[c], seed_ptr[c + 1]
-        if a == b:
+    """Per group of services (in parallel), the k nearest service distances of every origin.
+
+    The services of group g are ``seed_ptr[g]:seed_ptr[g + 1]``; they share the bound
+    ``seed_limit[g]`` (the nearest limit, or their radius when smaller), so one
+    multi-source search per group is exact. Returns (n_groups, n_origins, k), inf-padded.
+    """
+    n_groups = len(seed_ptr) - 1
+    out = np.full((n_groups, len(origin_node), k), np.inf)
+    for g in prange(n_groups):
+        a, b = seed_ptr[g], seed_ptr[g + 1]
+        limit = seed_limit[g]
+        if a == b or not limit >= 0:
             continue
         if k == 1:
             n = len(indptr) - 1
@@ -292,14 +340,60 @@ def _nearest_kernel(
             for o in range(len(origin_node)):
                 d = dist[origin_node[o]] + origin_d1[o]
                 if d <= limit:
-                    out[o, c, 0] = d
+                    out[g, o, 0] = d
         else:
             lab = _knearest_one(indptr, indices, weights, seed_node[a:b], seed_d0[a:b], k, limit)
             for o in range(len(origin_node)):
                 for j in range(k):
                     d = lab[origin_node[o], j] + origin_d1[o]
                     if d <= limit:
-                        out[o, c, j] = d
+                        out[g, o, j] = d
+    return out
+
+
+def _nearest(
+    csr: tuple[np.ndarray, np.ndarray, np.ndarray],
+    services: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    origins: tuple[np.ndarray, np.ndarray],
+    n_categories: int,
+    k: int,
+    limit: float,
+) -> np.ndarray:
+    """The k nearest services of each category per origin (n_origins, n_categories, k),
+    NaN-padded, each service counting only within its largest distance.
+
+    ``services`` is (node, snap distance, category, largest distance). Services of one
+    category and one radius form a group searched together; a category's groups (a park
+    category has two or three radii) are merged by keeping the k smallest."""
+    s_node, s_d, cat, s_max = services
+    order = np.lexsort((s_max, cat))
+    cat_o, max_o = cat[order], s_max[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = (cat_o[1:] != cat_o[:-1]) | (max_o[1:] != max_o[:-1])
+    starts = np.flatnonzero(new_group)
+    seed_ptr = np.append(starts, len(order)).astype(np.int64)
+    group_cat = cat_o[starts]
+    group_limit = np.minimum(max_o[starts], limit).astype(np.float64)
+    near = _nearest_kernel(
+        *csr,
+        seed_ptr,
+        s_node[order],
+        s_d[order],
+        group_limit,
+        origins[0],
+        origins[1],
+        int(k),
+    )
+    out = np.full((len(origins[0]), n_categories, k), np.nan)
+    first = np.searchsorted(group_cat, np.arange(n_categories + 1))
+    for c in range(n_categories):
+        a, b = first[c], first[c + 1]
+        if a == b:
+            continue
+        # One group per category unless its services have radii.
+        best = near[a] if b - a == 1 else np.sort(np.concatenate(near[a:b], axis=1), axis=1)
+        best = best[:, :k]
+        out[:, c, :] = np.where(np.isfinite(best), best, np.nan)
     return out
 
 
@@ -372,8 +466,9 @@ def reach(
         The undirected walking graph (edge lengths in metres).
     origins : Points
         Origins attached to edges of ``graph``.
-    services : Points
-        Services attached to edges of ``graph``.
+    services : Points or ServicePoints
+        Services attached to edges of ``graph``; as :class:`ServicePoints`, each counts
+        only within its ``max_m``.
     service_category : numpy.ndarray
         Category index of each service, in ``[0, n_categories)``.
     n_categories : int
@@ -392,13 +487,14 @@ def reach(
     Returns
     -------
     Reach
-        Counts, nearest distances and, when asked for, k nearest and decayed sums.
+        Counts, nearest distances, services per category and, when asked for, k nearest
+        and decayed sums.
 
     Raises
     ------
     ValueError
-        If a threshold is not positive, ``k_nearest`` < 1, or ``service_category`` does not
-        have one valid index per service.
+        If a threshold is not positive, ``k_nearest`` < 1, ``service_category`` does not
+        have one valid index per service, or a service's ``max_m`` is NaN.
     """
     thr = np.sort(np.asarray(thresholds, dtype=np.float64))
     if len(thr) == 0 or thr[0] <= 0:
@@ -410,6 +506,7 @@ def reach(
         raise ValueError("service_category must have one entry per service")
     if len(cat) and (cat.min() < 0 or cat.max() >= n_categories):
         raise ValueError("service_category values must be in [0, n_categories)")
+    s_max = _service_limits(services)
     decay_kind, decay_param = decay.code() if decay is not None else (0, 0.0)
     n_o = len(origins)
     g, (o_node, s_node) = augment(graph, origins, services)
@@ -421,8 +518,8 @@ def reach(
     numba.set_num_threads(n_threads)
     try:
         # Rows are origins, columns categories: search from the smaller side.
-        origin_side = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64))
-        service_side = (s_node, s_d, np.zeros_like(cat), cat)
+        origin_side = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64), np.full(n_o, np.inf))
+        service_side = (s_node, s_d, np.zeros_like(cat), cat, s_max)
         from_services = len(services) <= n_o
         source, target = (
             (service_side, origin_side) if from_services else (origin_side, service_side)
@@ -438,30 +535,23 @@ def reach(
             (decay_kind, decay_param),
             (n_o, n_categories, _CHUNKS),
         )
-        order = np.argsort(cat, kind="stable")
-        seed_ptr = np.zeros(n_categories + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cat, minlength=n_categories), out=seed_ptr[1:])
-        near = _nearest_kernel(
-            indptr,
-            indices,
-            weights,
-            seed_ptr,
-            s_node[order],
-            s_d[order],
-            o_node,
-            o_d,
+        near = _nearest(
+            (indptr, indices, weights),
+            (s_node, s_d, cat, s_max),
+            (o_node, o_d),
+            n_categories,
             int(k_nearest),
             float(nearest_limit_m),
         )
     finally:
         numba.set_num_threads(previous)
-    near = np.where(np.isfinite(near), near, np.nan)
     return Reach(
         thresholds=thr,
         counts=counts,
         nearest_m=near[:, :, 0],
         k_nearest_m=near if k_nearest > 1 else None,
         decayed=score if decay is not None else None,
+        services_per_category=np.bincount(cat, minlength=n_categories).astype(np.int64),
     )
 
 

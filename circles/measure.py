@@ -5,12 +5,20 @@ point a resident taps) to a study's services. The helpers name the engine's arra
 the columns of ``clusters.csv`` and ``reach.parquet``: ``<category>_<t>m`` (count within
 threshold t), ``<category>_nearest_m`` (NaN when none is reachable), and the optional
 k-nearest and decay columns.
+
+A count is null (pandas ``<NA>``, an empty CSV cell, a Parquet or GeoPackage null) when
+there is no figure: the category has no service in the data (a data gap), or the cluster
+did not join the network. 0 means none within reach.
+
+A category's ``radius_by_area`` lets a service count only near it: a park of 3,000 m²
+counts within 300 m, whatever the threshold (:func:`service_radii`); beyond that it is
+nobody's nearest park either.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
 
     from circles import engine
     from circles.prepare import Prepared
+    from circles.services import Category
 
 __all__ = [
     "cluster_reach_table",
@@ -32,6 +41,7 @@ __all__ = [
     "measure",
     "origin_reach_table",
     "reach_columns",
+    "service_radii",
     "services_found",
     "with_reach_columns",
 ]
@@ -57,19 +67,60 @@ def services_found(prepared: Prepared, keys: Sequence[str]) -> dict[str, int]:
     return {k: int((used & (category == k)).sum()) for k in keys}
 
 
+def service_radii(
+    categories: Mapping[str, Category], category: np.ndarray, area_m2: np.ndarray | None
+) -> np.ndarray:
+    """How far each service counts, by its category's ``radius_by_area`` and its area.
+
+    The rule is the category's own (``Category.reach_limits_m``): a service of at least a
+    band's area counts within the band's radius (and within the threshold), one smaller
+    than every band counts nowhere, and a point (unknown area) counts within the smallest
+    band's radius. Categories without bands, or not in ``categories``, count within the
+    thresholds alone.
+
+    Parameters
+    ----------
+    categories : Mapping of str to Category
+        The categories measured.
+    category : numpy.ndarray
+        Each service's category key.
+    area_m2 : numpy.ndarray or None
+        Each service's area (m²; NaN for a point); None when the services have no areas.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per service, the largest distance (m) at which it counts (float64): +inf without
+        a limit, -inf when it counts nowhere.
+    """
+    category = np.asarray(category)
+    radii = np.full(len(category), np.inf)
+    area = np.full(len(category), np.nan) if area_m2 is None else np.asarray(area_m2, float)
+    for key, cat in categories.items():
+        limits = getattr(cat, "reach_limits_m", None)  # absent on categories without bands
+        mine = category == key
+        if limits is not None and mine.any():
+            radii[mine] = limits(area[mine])
+    # A service that counts nowhere has a limit of 0 m, but the engine counts a walk of
+    # exactly 0 m: -inf keeps it out of every count and every nearest distance.
+    radii[radii <= 0] = -np.inf
+    return radii
+
+
 def measure(
     prepared: Prepared,
     origins: Attachment,
     keys: Sequence[str],
     distances: Sequence[float],
     settings: ReachSettings,
+    categories: Mapping[str, Category] | None = None,
 ) -> engine.Reach:
     """Reach from the used origins to the used services, per category and threshold.
 
     Parameters
     ----------
     prepared : Prepared
-        The network and the services.
+        The network and the services (with ``area_m2`` when known).
     origins : Attachment
         Where the origins join the network; unused ones are left out of the result.
     keys : sequence of str
@@ -78,6 +129,9 @@ def measure(
         The thresholds in metres, ascending.
     settings : ReachSettings
         ``k_nearest`` and ``decay``.
+    categories : Mapping of str to Category, optional
+        The categories by key; their ``radius_by_area`` limits how far a service counts
+        (:func:`service_radii`). None: every service counts within the thresholds.
 
     Returns
     -------
@@ -89,22 +143,37 @@ def measure(
     services = prepared.service_attachment
     used = services.used
     index = {k: i for i, k in enumerate(keys)}
-    category = np.array([index[c] for c in prepared.services["category"][used]], dtype=np.int64)
+    keyed = prepared.services["category"][used]
+    category = np.array([index[c] for c in keyed], dtype=np.int64)
     decay = None
     if settings.decay is not None:
         d = settings.decay
         decay = engine.Decay(d.kind, d.beta, d.max_m or max(distances))
     kept = origins.used
+    points = engine.Points(services.edge[used], services.offset[used], services.snap_m[used])
+    if categories is not None:
+        area = prepared.services.get("area_m2")
+        radii = service_radii(categories, keyed, None if area is None else area[used])
+        if not np.isposinf(radii).all():
+            points = engine.ServicePoints(points.edge, points.offset, points.snap_m, radii)
     return engine.reach(
         prepared.network.graph,
         engine.Points(origins.edge[kept], origins.offset[kept], origins.snap_m[kept]),
-        engine.Points(services.edge[used], services.offset[used], services.snap_m[used]),
+        points,
         category,
         len(keys),
         list(distances),
         k_nearest=settings.k_nearest,
         decay=decay,
     )
+
+
+def _gap_categories(reach: engine.Reach) -> np.ndarray:
+    """Per category, whether the engine was given no service of it (a data gap)."""
+    given = reach.services_per_category
+    if given is None:
+        return np.zeros(reach.counts.shape[1], dtype=bool)
+    return np.asarray(given) == 0
 
 
 def reach_columns(
@@ -124,20 +193,33 @@ def reach_columns(
     Returns
     -------
     dict of str to numpy.ndarray
-        ``<key>_<t>m`` counts, ``<key>_nearest_m`` (rounded to 0.1 m), then
-        ``<key>_nearest<j>_m`` and ``<key>_decay`` when measured.
+        ``<key>_<t>m`` counts (int64), ``<key>_nearest_m`` (rounded to 0.1 m), then
+        ``<key>_nearest<j>_m`` and ``<key>_decay`` when measured. A category with no
+        service (a data gap) has no figure: its counts are fully masked
+        (``numpy.ma``; nulls in Parquet) and its decay is NaN, never 0.
     """
     cols: dict[str, np.ndarray] = {}
+    gap = _gap_categories(reach)
+    n = reach.counts.shape[0]
     for ci, key in enumerate(keys):
         for ti, t in enumerate(thresholds):
-            cols[f"{key}_{t.column}"] = reach.counts[:, ci, ti].astype(np.int64)
+            counts = reach.counts[:, ci, ti].astype(np.int64)
+            cols[f"{key}_{t.column}"] = np.ma.masked_all(n, np.int64) if gap[ci] else counts
         cols[f"{key}_nearest_m"] = np.round(reach.nearest_m[:, ci], 1)
         if reach.k_nearest_m is not None:
             for j in range(1, reach.k_nearest_m.shape[2]):
                 cols[f"{key}_nearest{j + 1}_m"] = np.round(reach.k_nearest_m[:, ci, j], 1)
         if reach.decayed is not None:
-            cols[f"{key}_decay"] = np.round(reach.decayed[:, ci], 6)
+            decayed = np.full(n, np.nan) if gap[ci] else np.round(reach.decayed[:, ci], 6)
+            cols[f"{key}_decay"] = decayed
     return cols
+
+
+def _nullable_int(values: np.ndarray, known: np.ndarray) -> Any:
+    """Integers as a pandas ``Int64`` array, ``<NA>`` where not ``known``."""
+    import pandas as pd
+
+    return pd.arrays.IntegerArray(np.where(known, values, 0).astype(np.int64), ~known)
 
 
 def with_reach_columns(
@@ -160,14 +242,17 @@ def with_reach_columns(
     thresholds : sequence of Threshold
         The thresholds measured.
     gaps : sequence of str
-        Categories without data, left out of the shares.
+        Categories without data (:func:`data_gaps`), left out of ``reached_<t>m`` and the
+        shares; their counts are ``<NA>``, as the engine was given none of their services.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``clusters`` with the columns of :func:`reach_columns` (-1 / NaN for clusters
-        that were not snapped), and per threshold ``reached_<t>m`` (categories reached)
-        and ``share_reached_<t>m`` (their share of the categories with data).
+        ``clusters`` with the columns of :func:`reach_columns`, counts as pandas
+        ``Int64``: ``<NA>`` for a data gap and for clusters that were not snapped (NaN
+        distances for those), and per threshold ``reached_<t>m`` (categories reached,
+        ``<NA>`` when not snapped) and ``share_reached_<t>m`` (their share of the
+        categories with data).
     """
     import pandas as pd
 
@@ -175,14 +260,22 @@ def with_reach_columns(
     n = len(clusters)
     columns: dict[str, Any] = {}
     for name, values in reach_columns(reach, keys, thresholds).items():
-        col = np.full(n, -1, dtype=np.int64) if values.dtype.kind == "i" else np.full(n, np.nan)
-        col[used] = values
-        columns[name] = col
+        if values.dtype.kind == "i":
+            # Counts: <NA> for a data gap (masked) and for clusters not snapped.
+            known = used.copy()
+            known[used] = ~np.ma.getmaskarray(values)
+            col = np.zeros(n, np.int64)
+            col[used] = np.ma.getdata(values)
+            columns[name] = _nullable_int(col, known)
+        else:
+            col = np.full(n, np.nan)
+            col[used] = values
+            columns[name] = col
     with_data = [i for i, k in enumerate(keys) if k not in gaps]
     for ti, t in enumerate(thresholds):
         reached = np.zeros(n, dtype=np.int64)
-        reached[used] = (reach.counts[:, :, ti] > 0).sum(axis=1)
-        columns[f"reached_{t.column}"] = reached
+        reached[used] = (reach.counts[:, with_data, ti] > 0).sum(axis=1)
+        columns[f"reached_{t.column}"] = _nullable_int(reached, used)
         share = np.full(n, np.nan)
         if with_data:
             share[used] = (reach.counts[:, with_data, ti] > 0).sum(axis=1) / len(with_data)
@@ -248,7 +341,9 @@ def cluster_reach_table(clusters: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     -------
     dict of str to numpy.ndarray
         ``origin_id`` (the cluster id), ``lon``, ``lat`` (WGS-84), then every column of
-        the cluster table but its geometry.
+        the cluster table but its geometry. Columns with missing values other than float
+        NaN (``Int64`` counts, nullable booleans, text) are ``numpy.ma`` masked arrays of
+        their own type, so that they stay integers, booleans and text, with nulls.
     """
     pts = clusters.geometry.representative_point().to_crs("EPSG:4326")
     table = {
@@ -258,8 +353,22 @@ def cluster_reach_table(clusters: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     }
     for col in clusters.columns:
         if col not in ("geometry", "cluster_id"):
-            table[col] = clusters[col].to_numpy()
+            table[col] = _column_array(clusters[col])
     return table
+
+
+def _column_array(column: Any) -> np.ndarray:
+    """A pandas column as numpy: floats with NaN as they are, any other column with missing
+    values as a masked array of its own type (pandas would give Int64 as floats)."""
+    missing = column.isna().to_numpy(bool)
+    if column.dtype.kind == "f" or not missing.any():
+        return column.to_numpy()
+    kind = column.dtype.kind
+    if kind in "iub":
+        values = column.to_numpy(dtype=np.int64 if kind in "iu" else bool, na_value=0)
+    else:
+        values = column.to_numpy(dtype=object, na_value=None)
+    return np.ma.MaskedArray(values, mask=missing)
 
 
 def data_gaps(prepared: Prepared, keys: Sequence[str]) -> list[str]:

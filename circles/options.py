@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from circles._errors import ConfigError
-from circles.config import Study, load_study, study_from_dict
+from circles.config import SourceSettings, Study, load_study, study_from_dict
 
 __all__ = [
     "PLAN_OPTIONS",
     "RUN_OPTIONS",
     "Option",
     "check_plan_options",
+    "output_folder_for_run",
     "parse_assignment",
     "study_for_run",
 ]
@@ -169,10 +170,11 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("out", "output folder; default: <output_dir>/<study name>", kind=Path),
     Option(
         "thresholds",
-        "distances in metres, e.g. 300,500,1000",
+        "distances in metres, e.g. 300,500,1000 (at most 12)",
         ("thresholds.distances_m",),
         parse=_numbers("--thresholds", "300,500,1000"),
         clears=("thresholds.minutes",),
+        group="thresholds",
     ),
     Option(
         "minutes",
@@ -180,8 +182,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("thresholds.minutes",),
         parse=_numbers("--minutes", "5,10,15"),
         clears=("thresholds.distances_m",),
+        group="thresholds",
     ),
-    Option("speed", "walking speed, km/h (default 4)", ("thresholds.speed_kmh",), float),
+    Option(
+        "speed",
+        "walking speed for minutes, km/h (default 4)",
+        ("thresholds.speed_kmh",),
+        float,
+    ),
     Option(
         "residence_method",
         "residence clusters: auto, landuse, buildings or grid",
@@ -308,6 +316,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
         kind=str,
         many=True,
     ),
+    Option(
+        "force",
+        "run even when the estimated size is beyond the limits (memory, walking areas; "
+        "see docs/guide/config.md)",
+        ("limits.force",),
+        bool,
+    ),
     Option("debug", "show tracebacks of internal errors", kind=bool),
 )
 _BY_NAME = {o.name: o for o in RUN_OPTIONS}
@@ -366,18 +381,44 @@ def _requirement(option: Option) -> str:
     return option.first_flag + metavar
 
 
+# What an OSM file's name ends with, longest first: only these are cut, so that
+# beijing.2021.osm and beijing.2022.osm name different studies.
+_OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm.xml", ".osm", ".pbf", ".xml")
+
+
 def _default_name(given: dict[str, Any]) -> str:
-    """A study's name from its source, when no config names it."""
-    import re
+    """A study's name from its source, when no config names it (北京.osm: 北京)."""
+    from circles.config import safe_name
 
     if "osm" in given:
-        text = Path(given["osm"]).name.split(".")[0]
+        text = Path(given["osm"]).name
+        for suffix in _OSM_SUFFIXES:
+            if text.lower().endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)]
+                break
     elif "boundary" in given and not {"place", "bbox"} & set(given):
         text = Path(given["boundary"]).stem
     else:
         text = given.get("place") or "bbox"
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
-    return (slug or "study")[:64]
+    return safe_name(text)
+
+
+def _unset(name: str, value: Any) -> bool:
+    """Whether a switch (``--force``) was left off: False then means "not given", so that
+    it does not undo a config's ``true``."""
+    option = _BY_NAME.get(name)
+    return option is not None and option.kind is bool and option.flag is None and value is False
+
+
+def _check_speed(given: dict[str, Any], data: dict[str, Any]) -> None:
+    """Refuse ``--speed`` when the study's thresholds are not minutes: it would be ignored."""
+    thresholds = data.get("thresholds")
+    minutes = thresholds.get("minutes") if isinstance(thresholds, dict) else None
+    if "speed" in given and minutes is None:
+        raise ConfigError(
+            f"--speed {given['speed']:g} converts walking minutes to metres, but the thresholds "
+            "are distances: give --minutes too (e.g. --minutes 5,10,15), or leave --speed out"
+        )
 
 
 def _root(dotted: str) -> str:
@@ -443,7 +484,7 @@ def study_for_run(
         One line: an unknown option, inconsistent options (two sources, ``--pois-crs``
         without ``--pois``), or a value the study's field refuses.
     """
-    given = {k: v for k, v in given.items() if v is not None and v != []}
+    given = {k: v for k, v in given.items() if v is not None and v != [] and not _unset(k, v)}
     unknown = [k for k in given if k not in _BY_NAME or not _BY_NAME[k].fields]
     if unknown:
         raise ConfigError(f"not an option that sets a study field: {', '.join(unknown)}")
@@ -462,8 +503,70 @@ def study_for_run(
             _set(data, dotted, option.parse(value) if option.parse else value)
     for text in assignments:
         _set(data, *parse_assignment(text))
+    _check_speed(given, data)
     where = ", ".join([_BY_NAME[k].first_flag for k in given] + [f"--set {a}" for a in assignments])
     return study_from_dict(data, where=where or "study")
+
+
+def output_folder_for_run(study: Study, out: Path | None = None) -> Path:
+    """The folder a run writes: ``--out``, or the study's default folder when that holds
+    no run of another source.
+
+    Default folders are named after the study, so two inputs may share one (``a/北京.osm``
+    and ``b/北京.osm``, or two configs with one ``name``); the second run must not then
+    replace the first's results without a word.
+
+    Parameters
+    ----------
+    study : Study
+        The study; its default folder is :attr:`Study.output_folder`.
+    out : pathlib.Path, optional
+        The ``--out`` folder: used as it is (naming a folder is consent to replace it).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, or the default folder.
+
+    Raises
+    ------
+    ConfigError
+        The default folder holds the results of another OSM file, place or bbox.
+    """
+    if out is not None:
+        return out
+    folder = study.output_folder
+    previous = _source_of_run(folder / "summary.json")
+    if previous is not None and previous != study.source:
+        raise ConfigError(
+            f"{folder} holds the results of another input ({_describe(previous)}), not of "
+            f"{_describe(study.source)}: give --out {folder} to replace them, or --out "
+            "another folder (or name the study: name: in a config)"
+        )
+    return folder
+
+
+def _source_of_run(summary: Path) -> SourceSettings | None:
+    """The source of the run whose summary.json this is; None when unknown (no file, or
+    one that does not read: the writer then judges the folder)."""
+    import json
+
+    try:
+        settings = json.loads(summary.read_text(encoding="utf-8"))["settings"]
+        return SourceSettings.model_validate(settings["source"])
+    except (OSError, ValueError, KeyError, TypeError):  # missing, not JSON, another layout
+        return None
+
+
+def _describe(source: SourceSettings) -> str:
+    """A source in a few words: its file, place or bbox."""
+    if source.osm is not None:
+        return str(source.osm)
+    if source.place is not None:
+        return f"place {source.place!r}"
+    if source.bbox is not None:
+        return "bbox " + ",".join(f"{v:g}" for v in source.bbox)
+    return f"polygon {source.polygon}" if source.polygon is not None else "no source"
 
 
 # ---------------------------------------------------------------------------------------
@@ -492,6 +595,7 @@ _PLAN_STUDY = (
     "set",
     "cache_dir",
     "no_cache",
+    "force",
     "debug",
 )
 

@@ -8,12 +8,18 @@ runs call the same stages.
 
 from __future__ import annotations
 
+import importlib.util
+import stat
+import sys
+import types
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Only light modules are imported here: the engine (numba), geopandas and the geometry
 # stages load where they are used, so that a cold run can load them while its OSM file is
 # read in a worker process, and a cached run starts fast.
+from circles._errors import InputError, path_problem, shown_path
 from circles.config import Study
 from circles.prepare import TableLog, add_poi_tables, prepare, remove_services
 from circles.progress import StepHook, Steps
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
     from circles.scoring import Scores
     from circles.sources.extract import OsmExtract
 
-__all__ = ["run"]
+__all__ = ["check_paths", "run"]
 
 
 def run(
@@ -58,10 +64,16 @@ def run(
     -------
     StudyResult
         Clusters, services, isochrones, the reach table, scores and the summary.
+
+    Raises
+    ------
+    circles._errors.InputError
+        An input file is missing or unreadable (:func:`check_paths`, before any work).
     """
     from circles import measure
     from circles.summary import summarise
 
+    check_paths(study, source=extract is None)
     steps, scope = Steps(step), Scope.of(study, tables_only)
     prepared = prepare(study, scope, steps, extract=extract, cache_dir=cache_dir)
     log = _read_poi_tables(study, scope, prepared, steps)
@@ -91,6 +103,85 @@ def run(
     )
 
 
+def check_paths(
+    study: Study,
+    out_dir: Path | None = None,
+    known: Collection[str] | None = None,
+    *,
+    source: bool = True,
+    also: Sequence[tuple[str, Path, str]] = (),
+) -> None:
+    """Check every file a study reads, and the folder a run writes, before any work.
+
+    A missing ``--pois`` table or an ``--out`` that cannot be written is said at once,
+    not after minutes of reading and measuring.
+
+    Parameters
+    ----------
+    study : Study
+        Its OSM file, boundaries, POI and 小区 tables and ``remove_pois`` file must be
+        readable files with usable names.
+    out_dir : pathlib.Path, optional
+        The output folder: it must be new, empty or an earlier run's, in a place that can
+        be written (:func:`circles.outputs.check_output_folder`).
+    known : collection of str, optional
+        The files an earlier run may have left in ``out_dir``; default: a study run's.
+    source : bool
+        Check the OSM file too (not when the data was read already).
+    also : sequence of (str, pathlib.Path, str)
+        Further files the command reads (``circles plan --candidates``): what each one
+        is, its path, and how to fix it.
+
+    Raises
+    ------
+    circles._errors.InputError
+        An input is missing, a folder, unreadable, or its path holds a line break or
+        bytes that are not UTF-8.
+    circles.outputs.OutputError
+        The output folder cannot be written.
+    """
+    for noun, path, hint in [*_input_files(study, source), *also]:
+        _check_input(noun, path, hint)
+    if out_dir is not None:
+        from circles.outputs import OPTIONAL_FILES, OUTPUT_FILES, check_output_folder
+
+        check_output_folder(out_dir, OUTPUT_FILES + OPTIONAL_FILES if known is None else known)
+
+
+def _input_files(study: Study, source: bool) -> Iterator[tuple[str, Path, str]]:
+    """(what it is, path, how to fix it) of every file a study reads."""
+    if source and study.source.osm is not None:
+        yield "OSM file", study.source.osm, "check the path, or use --place online"
+    if source and study.source.polygon is not None:
+        yield "boundary file", study.source.polygon, "source.polygon: give a GeoJSON polygon"
+    if study.boundary is not None:
+        yield "boundary file", study.boundary, "give a GeoJSON polygon"
+    for i, table in enumerate(study.pois):
+        yield "table", table.file, f"pois[{i}]: check the path given to --pois"
+    if study.residences.file is not None:
+        yield "table", study.residences.file, "residences.file: check the path of --residences"
+    if study.remove_pois is not None:
+        yield "remove_pois file", study.remove_pois, "check the path"
+
+
+def _check_input(noun: str, path: Path, hint: str) -> None:
+    shown = shown_path(path)
+    problem = path_problem(path)
+    if problem:
+        raise InputError(f"{noun} {shown}: {problem}")
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            with open(path, "rb"):
+                return
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{noun} not found: {shown} ({hint})") from None
+    except OSError as e:
+        raise InputError(f"cannot read {noun} {shown}: {e.strerror} ({hint})") from None
+    kind = "a folder, not a file" if stat.S_ISDIR(mode) else "not a regular file"
+    raise InputError(f"{noun} {shown} is {kind} ({hint})")
+
+
 def _read_poi_tables(
     study: Study, scope: Scope, prepared: Prepared, steps: Steps
 ) -> TableLog | None:
@@ -118,11 +209,11 @@ def _measured_clusters(
     gaps: list[str],
 ) -> Clusters | None:
     """Form the clusters and add their reach columns (None when the run needs none)."""
+    if not scope.clusters:
+        return None  # before the imports: residences loads geopandas
     from circles import measure
     from circles.residences import form_clusters
 
-    if not scope.clusters:
-        return None
     with steps("residences", "生成居住单元 Forming residence clusters"):
         clusters = form_clusters(study, prepared, log)
     with steps("reach", "计算可达性 Computing reach"):
@@ -143,15 +234,40 @@ def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict
     settings = study.reach
     origins, ids = surface_origins(
         prepared.network,
-        prepared.edge_index(),
+        prepared.attach,  # the edge index is built only for grid points
         settings.origins,
         settings.grid_spacing_m,
         study.snap.max_distance_m,
     )
+    _numba_without_scipy_linalg()
     reach = measure.measure(prepared, origins, scope.keys, scope.distances, settings)
     return measure.origin_reach_table(
         ids, origins, reach, prepared.network, scope.keys, scope.thresholds
     )
+
+
+def _numba_without_scipy_linalg() -> None:
+    """Let numba load its array functions without importing scipy.linalg.
+
+    When the engine's first kernel loads, numba imports ``numba.np.arraymath``, which
+    checks once that BLAS is there by importing ``scipy.linalg.cython_blas``: the whole of
+    scipy.linalg, 0.2-0.3 s of a warm tables-only run that uses nothing else of scipy.
+    The kernels call no BLAS function. With scipy installed that check would pass, so it is
+    let pass on a placeholder, present only while that one module is imported: a later
+    ``np.dot`` in a kernel of the user's imports the real module, as numba always does.
+    """
+    name = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return  # checked already, or nothing to save
+    if importlib.util.find_spec("scipy") is None:
+        return  # numba finds no BLAS, as it would have
+    placeholder = types.ModuleType(name)
+    sys.modules[name] = placeholder
+    try:
+        import numba.np.arraymath  # noqa: F401 (runs the check, once per process)
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
 
 
 def _score(

@@ -584,10 +584,12 @@ def nearest_existing(
         "x": x,
         "y": y,
     }
+    if "area_m2" in found:  # a park's area decides how far it serves (radius_by_area)
+        arrays["area_m2"] = found["area_m2"].to_numpy(float)
     att = index.attach(x, y, result.study.snap.max_distance_m)
     prepared = Prepared(network, arrays, att, "", None, False)
     reach = measure.measure(
-        prepared, attachment, [item.category], [item.distance_m], ReachSettings()
+        prepared, attachment, [item.category], [item.distance_m], ReachSettings(), cats
     )
     nearest = np.full(len(attachment), np.nan)
     nearest[attachment.used] = np.round(reach.nearest_m[:, 0], 1)

@@ -98,12 +98,15 @@ class Prepared:
         -------
         geopandas.GeoDataFrame
             service_id, category, name, osm_type, osm_id, source and source_row (when
-            tables were merged), snap_m, used; points in the network's CRS.
+            tables were merged), area_m2 (of an outline; empty for points and table
+            rows), snap_m, used; points in the network's CRS.
         """
         import geopandas as gpd
 
         services, attachment = self.services, self.service_attachment
-        tables: ServiceArrays = {k: services[k] for k in ("source", "source_row") if k in services}
+        tables: ServiceArrays = {
+            k: services[k] for k in ("source", "source_row", "area_m2") if k in services
+        }
         return gpd.GeoDataFrame(
             {
                 "service_id": np.arange(len(services["x"])),
@@ -165,7 +168,9 @@ def cache_key(study: Study, categories: dict[str, Category], halo_m: float) -> s
     parts: dict[str, Any] = {
         "osm": cache.file_digest(study.source.osm),
         "walk": sorted(WALKABLE_HIGHWAYS),
-        "categories": {k: [c.zh, c.en, list(map(repr, c.rules))] for k, c in categories.items()},
+        "categories": {
+            k: [c.zh, c.en, list(map(repr, c.rules)), c.min_area_m2] for k, c in categories.items()
+        },
         "snap_max_m": study.snap.max_distance_m,
     }
     if study.boundary is not None:
@@ -240,6 +245,8 @@ def prepare(
             "osm_id": found["osm_id"].to_numpy(np.int64),
             "x": found.geometry.x.to_numpy(np.float64),
             "y": found.geometry.y.to_numpy(np.float64),
+            # A park's area decides how far it serves (Category.radius_by_area).
+            "area_m2": found["area_m2"].to_numpy(np.float64),
         }
     with steps("snap", "吸附到路网 Snapping to the network"):
         index = EdgeIndex(network)
@@ -490,6 +497,7 @@ def add_poi_tables(
         "y": merged.y,
         "source": merged.source.astype(str),
         "source_row": merged.row,
+        "area_m2": np.full(n, np.nan),  # a table row has no outline
     }
     if merge:
         n_osm = len(osm["x"])

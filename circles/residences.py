@@ -1,14 +1,20 @@
 """Residence clusters (小区) and their population estimates.
 
-Three ways to form clusters, tried in this order by ``method: auto``:
+Three ways to form clusters:
 1. ``landuse``: each ``landuse=residential`` polygon is a cluster (a 小区 in Chinese data).
 2. ``buildings``: residential buildings closer than ``building_cluster_m`` join one cluster.
 3. ``grid``: a regular grid of cells over the walkable area, for data with neither.
 
+``method: auto`` uses the polygons *and* clusters the residential buildings outside them
+(ids R… and B…); without polygons, the buildings alone; with neither, the grid.
+
 Population = dwellings x persons per dwelling, and dwellings = residential floor area /
 floor area per dwelling. Floor area is the footprint of residential buildings times their
-storeys (``building:levels``, else a default); a 小区 polygon without mapped buildings uses
-its area times a default plot ratio (容积率). A grid cell uses a density per hectare.
+storeys (``building:levels``, else a default). A 小区 polygon whose mapped buildings cover
+less than :data:`MIN_COVERAGE` of it (none at all included) is taken to be only partly
+mapped: it gets the larger of its buildings' floor area and its area times a default plot
+ratio (容积率), and its population is flagged low-confidence. A grid cell uses a density
+per hectare.
 """
 
 from __future__ import annotations
@@ -45,7 +51,32 @@ RESIDENTIAL_BUILDINGS = frozenset(
     }
 )
 LOW_RISE = frozenset({"house", "detached", "semidetached_house", "terrace", "bungalow"})
-COLUMNS = ["cluster_id", "name", "method", "area_m2", "floor_area_m2", "dwellings", "population"]
+COLUMNS = [
+    "cluster_id",
+    "name",
+    "method",
+    "area_m2",
+    "floor_area_m2",
+    "dwellings",
+    "population",
+    "population_method",
+    "population_low",
+]
+# A fully built 小区 covers typically 20-30 % of its land with buildings (the fully mapped
+# polygons of the bundled district: 14-43 %). Below half the low end the mapped buildings
+# cannot be the whole 小区: the plot ratio estimate takes over and the result is flagged.
+MIN_COVERAGE = 0.10
+# auto warns when the residential buildings outside every 小区 polygon hold more than this
+# share of the mapped residential floor area: the polygons then miss many residents.
+OUTSIDE_SHARE_WARN = 0.20
+# How each cluster kind's population is estimated, and whether it is low-confidence, when
+# the forming function does not say (a grid cell's density is an assumption, not data).
+_DEFAULT_ESTIMATE = {
+    "landuse": ("buildings", False),
+    "buildings": ("buildings", False),
+    "grid": ("grid", True),
+    "table": ("table", False),
+}
 
 
 def _is_polygonal(geoms: gpd.GeoSeries) -> np.ndarray:
@@ -129,12 +160,31 @@ def _population(floor_area: np.ndarray, settings: ResidenceSettings) -> tuple[np
     return dwellings, dwellings * settings.persons_per_dwelling
 
 
+def _first_area(buildings: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """The first polygon of ``areas`` holding each building's representative point, or -1."""
+    first = np.full(len(buildings), -1, dtype=np.int64)
+    if len(buildings) == 0 or len(areas) == 0:
+        return first
+    pts = buildings.geometry.representative_point().to_numpy()
+    b_idx, a_idx = shapely.STRtree(areas.geometry.to_numpy()).query(pts, predicate="within")
+    # A building inside overlapping polygons counts once, in the first (query order is not).
+    order = np.lexsort((a_idx, b_idx))
+    b_idx, a_idx = b_idx[order], a_idx[order]
+    _, at = np.unique(b_idx, return_index=True)
+    first[b_idx[at]] = a_idx[at]
+    return first
+
+
 def from_landuse(
     areas: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, settings: ResidenceSettings
 ) -> gpd.GeoDataFrame:
     """One cluster per residential polygon, with the floor area of its buildings.
 
-    A polygon without mapped buildings uses its area times ``settings.default_far``.
+    A polygon whose buildings' footprints cover less than :data:`MIN_COVERAGE` of its
+    area (none at all included) is only partly mapped: its floor area is the larger of its
+    buildings' floor area and its area times ``settings.default_far``. The mapped
+    buildings are a lower bound (unmapped ones only add), the plot ratio the typical
+    whole; the larger never falls below what is mapped. Its population is low-confidence.
 
     Parameters
     ----------
@@ -149,18 +199,24 @@ def from_landuse(
     Returns
     -------
     geopandas.GeoDataFrame
-        Clusters R0001 ... with the columns of :data:`COLUMNS` and geometry.
+        Clusters R0001 ... with the columns of :data:`COLUMNS` and geometry;
+        ``population_method`` is ``buildings`` or ``plot_ratio`` (whichever estimate was
+        taken) and ``population_low`` is True below the coverage.
     """
     geoms = areas.geometry.to_numpy()
+    area = shapely.area(geoms) if len(geoms) else np.zeros(0)
     floor = np.zeros(len(areas))
-    if len(buildings):
-        pts = buildings.geometry.representative_point().to_numpy()
-        b_idx, a_idx = shapely.STRtree(geoms).query(pts, predicate="within")
-        # A building inside overlapping polygons counts once, in the first.
-        _, first = np.unique(b_idx, return_index=True)
-        np.add.at(floor, a_idx[first], buildings["floor_area_m2"].to_numpy()[b_idx[first]])
-    area = shapely.area(geoms)
-    floor = np.where(floor > 0, floor, area * settings.default_far)
+    footprint = np.zeros(len(areas))
+    first = _first_area(buildings, areas)
+    inside = first >= 0
+    if inside.any():
+        np.add.at(floor, first[inside], buildings["floor_area_m2"].to_numpy()[inside])
+        np.add.at(footprint, first[inside], buildings.geometry.area.to_numpy()[inside])
+    coverage = np.divide(footprint, area, out=np.zeros(len(areas)), where=area > 0)
+    low = coverage < MIN_COVERAGE
+    by_plot_ratio = area * settings.default_far
+    use_plot_ratio = low & (by_plot_ratio > floor)
+    floor = np.where(use_plot_ratio, by_plot_ratio, floor)
     dwellings, population = _population(floor, settings)
     return clusters_frame(
         areas["name"].fillna("").to_numpy(),
@@ -170,10 +226,14 @@ def from_landuse(
         dwellings,
         population,
         areas.crs,
+        population_method=np.where(use_plot_ratio, "plot_ratio", "buildings"),
+        population_low=low,
     )
 
 
-def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> gpd.GeoDataFrame:
+def from_buildings(
+    buildings: gpd.GeoDataFrame, settings: ResidenceSettings, outside: Any = None
+) -> gpd.GeoDataFrame:
     """Join buildings within ``building_cluster_m`` of each other; a cluster is their hull.
 
     Parameters
@@ -182,6 +242,9 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
         Residential buildings with ``floor_area_m2``, in a metric CRS.
     settings : circles.config.ResidenceSettings
         ``building_cluster_m`` and the population settings.
+    outside : shapely.Geometry, optional
+        Land the hulls must not cover (the 小区 polygons, when both are used): it is cut
+        out of each hull, so no land counts in two clusters.
 
     Returns
     -------
@@ -203,7 +266,12 @@ def from_buildings(buildings: gpd.GeoDataFrame, settings: ResidenceSettings) -> 
     out_geom, out_floor, out_name = [], [], []
     for lab in range(label.max() + 1):
         members = np.flatnonzero(label == lab)
-        out_geom.append(shapely.convex_hull(shapely.union_all(geoms[members])))
+        hull = shapely.convex_hull(shapely.union_all(geoms[members]))
+        if outside is not None:
+            cut = shapely.difference(hull, outside)
+            # Buildings whose point lies outside leave land outside: keep the hull if not.
+            hull = cut if not cut.is_empty else hull
+        out_geom.append(hull)
         out_floor.append(floor_b[members].sum())
         named = [s for s in names[members] if s]
         out_name.append(named[0] if named else "")
@@ -258,6 +326,9 @@ def clusters_frame(
     dwellings: Any,
     population: Any,
     crs: Any,
+    *,
+    population_method: Any = None,
+    population_low: Any = None,
 ) -> gpd.GeoDataFrame:
     """The cluster table every way of forming clusters returns.
 
@@ -274,15 +345,28 @@ def clusters_frame(
         Residential floor area (m²), dwellings and residents per cluster.
     crs : Any
         The geometries' CRS.
+    population_method : str or sequence of str, optional
+        How each population was estimated: ``buildings``, ``plot_ratio``, ``grid`` or
+        ``table``; by default what ``method`` implies (``buildings`` for landuse).
+    population_low : bool or sequence of bool, optional
+        Whether each population is a low-confidence estimate; by default True for grid
+        cells only.
 
     Returns
     -------
     geopandas.GeoDataFrame
         cluster_id, name, method, area_m2, floor_area_m2, dwellings (0.1), population
-        (whole) and geometry.
+        (whole), population_method, population_low and geometry.
     """
     n = len(geoms)
     prefix = {"landuse": "R", "buildings": "B", "grid": "G"}.get(method, "T")
+    how, low = _DEFAULT_ESTIMATE.get(method, ("table", False))
+    how_col = np.broadcast_to(
+        np.asarray(how if population_method is None else population_method, dtype=object), (n,)
+    )
+    low_col = np.broadcast_to(
+        np.asarray(low if population_low is None else population_low, dtype=bool), (n,)
+    )
     return gpd.GeoDataFrame(
         {
             "cluster_id": [f"{prefix}{i + 1:04d}" for i in range(n)],
@@ -292,6 +376,8 @@ def clusters_frame(
             "floor_area_m2": np.asarray(floor, dtype=float),
             "dwellings": np.round(np.asarray(dwellings, dtype=float), 1),
             "population": np.round(np.asarray(population, dtype=float), 0),
+            "population_method": pd.Series(list(how_col), dtype="string"),
+            "population_low": low_col.copy(),
         },
         geometry=list(geoms),
         crs=crs,
@@ -306,8 +392,9 @@ def build_residences(
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Residence clusters by the configured method; also returns notes on the choice.
 
-    ``auto`` tries ``landuse``, then ``buildings``, then ``grid``; any method that finds
-    no cluster falls back to the grid.
+    ``auto`` takes the ``landuse`` polygons and clusters the residential buildings
+    outside them as ``buildings``; without polygons it clusters all the buildings, and
+    with neither it lays a ``grid``. A method that finds nothing falls back to the grid.
 
     Parameters
     ----------
@@ -323,33 +410,101 @@ def build_residences(
     Returns
     -------
     clusters : geopandas.GeoDataFrame
-        One row per cluster with the columns of :data:`COLUMNS`.
+        One row per cluster with the columns of :data:`COLUMNS`: the polygons' clusters
+        (R…) first, then the buildings' (B…).
     notes : list of str
-        What was chosen instead of the configured method, and why.
+        What was chosen instead of the configured method and why, and whether many
+        buildings lie outside the polygons.
     """
     notes: list[str] = []
     areas = residential_areas(features)
     buildings = residential_buildings(features, areas, settings)
     method = settings.method
-    if method == "auto":
-        if len(areas):
-            method = "landuse"
-        elif len(buildings):
-            method = "buildings"
+    parts: list[gpd.GeoDataFrame] = []
+    if method in ("auto", "landuse") and len(areas):
+        parts.append(from_landuse(areas, buildings, settings))
+        if method == "auto":
+            outside = _first_area(buildings, areas) < 0
+            if outside.any():
+                union = shapely.union_all(areas.geometry.to_numpy())
+                parts.append(from_buildings(buildings[outside], settings, outside=union))
+                notes += _outside_notes(buildings, outside, parts[1])
+    elif method in ("auto", "buildings") and len(buildings):
+        parts.append(from_buildings(buildings, settings))
+        if method == "auto":
             notes.append("no landuse=residential polygons: clusters formed from buildings")
-        else:
-            method = "grid"
-            notes.append("no residential polygons or buildings: clusters are grid cells")
-    if method == "landuse":
-        clusters = from_landuse(areas, buildings, settings)
-    elif method == "buildings":
-        clusters = from_buildings(buildings, settings)
+    elif method == "auto":
+        notes.append("no residential polygons or buildings: clusters are grid cells")
+    elif method != "grid":
+        what = "landuse=residential polygons" if method == "landuse" else "residential buildings"
+        notes.append(
+            f"residences.method '{method}' found no {what} in the data: clusters are grid "
+            "cells instead (set residences.method: auto to use whatever is mapped)"
+        )
+    if parts:
+        clusters = pd.concat(parts, ignore_index=True)
     else:
         clusters = from_grid(network, settings, max_snap_m)
-    if len(clusters) == 0:
-        notes.append(f"method '{method}' found no residence clusters; falling back to grid")
-        clusters = from_grid(network, settings, max_snap_m)
+        if len(clusters) == 0:
+            notes.append(_empty_grid_note(network, settings, max_snap_m))
     return clusters, notes
+
+
+def _low_confidence_notes(clusters: gpd.GeoDataFrame, settings: ResidenceSettings) -> list[str]:
+    """A note on the 小区 polygons whose population rests on too few mapped buildings.
+
+    Grid cells are low-confidence by nature; the note on the grid already says so.
+    """
+    if "population_low" not in clusters or len(clusters) == 0:
+        return []
+    polygons = (clusters["population_method"] != "grid").to_numpy(bool)
+    low = clusters["population_low"].to_numpy(bool) & polygons
+    if not low.any():
+        return []
+    pop = clusters["population"].to_numpy(float)
+    return [
+        f"{int(low.sum())} 小区 polygons have buildings covering less than {MIN_COVERAGE:.0%} "
+        f"of their area (partly mapped or not at all): their {np.nansum(pop[low]):,.0f} "
+        f"residents are a low-confidence estimate from the plot ratio {settings.default_far:g} "
+        "(population_low in clusters.csv); map their buildings or bring a 小区 table with "
+        "households"
+    ]
+
+
+def _outside_notes(
+    buildings: gpd.GeoDataFrame, outside: np.ndarray, clusters: gpd.GeoDataFrame
+) -> list[str]:
+    """A warning when the buildings outside the 小区 polygons hold much of the floor area."""
+    floor = buildings["floor_area_m2"].to_numpy(float)
+    total = floor.sum()
+    share = floor[outside].sum() / total if total > 0 else 0.0
+    if share <= OUTSIDE_SHARE_WARN:
+        return []
+    return [
+        f"{int(outside.sum())} residential buildings outside the landuse=residential polygons "
+        f"hold {share:.0%} of the mapped residential floor area (over "
+        f"{OUTSIDE_SHARE_WARN:.0%}): they form {len(clusters)} building clusters (B…) with "
+        f"{clusters['population'].sum():,.0f} residents; the 小区 polygons are incompletely "
+        "mapped, so check their outlines or bring a 小区 table"
+    ]
+
+
+def _empty_grid_note(network: WalkNetwork, settings: ResidenceSettings, reach_m: float) -> str:
+    """Why the grid has no cell, and what to change."""
+    s = settings.grid_spacing_m
+    w = float(network.x.max() - network.x.min())
+    h = float(network.y.max() - network.y.min())
+    if min(w, h) <= s / 2:
+        return (
+            f"no residence clusters: the walking network spans only {w:,.0f} × {h:,.0f} m, "
+            f"too small for one grid cell of residences.grid_spacing_m = {s:g} m; use an "
+            "extract that covers the neighbourhood, or set a smaller residences.grid_spacing_m"
+        )
+    return (
+        f"no residence clusters: no grid cell of {s:g} m has its centre within {reach_m:g} m "
+        "of a street; set a smaller residences.grid_spacing_m or a larger "
+        "snap.max_distance_m"
+    )
 
 
 @dataclass
@@ -396,6 +551,10 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
 
     network, max_snap = prepared.network, study.snap.max_distance_m
     table = None
+    empty_note = (
+        "no residence clusters in the study area: nothing to score; check the boundary, "
+        "or set residences.method: grid"
+    )
     if study.residences.file is not None:
         area = study_area(study, network, halo=False)
         table = read_residences(study.residences, "residences", area, prepared.features)
@@ -404,10 +563,17 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
         if prepared.features is None:
             raise ValueError("residences need the OSM features: prepare with need_features")
         frame, notes = build_residences(prepared.features, network, study.residences, max_snap)
-        if study.boundary is not None:  # a table's rows outside it were rejected already
+        if len(frame) == 0:
+            empty_note = ""  # build_residences said why
+        elif study.boundary is not None:  # a table's rows outside it were rejected already
             boundary = reproject(read_boundary(study.boundary), "EPSG:4326", network.crs)
             inside = shapely.contains(boundary, frame.geometry.representative_point().to_numpy())
             frame = frame[inside].reset_index(drop=True)
+            empty_note = (
+                f"none of the {len(inside)} residence clusters lies inside the boundary: "
+                "nothing to score; check that the boundary covers the data"
+            )
+    notes += _low_confidence_notes(frame, study.residences)
     points = frame.geometry.representative_point()
     attachment = prepared.attach(points.x.to_numpy(), points.y.to_numpy(), max_snap)
     frame["snap_m"] = np.round(attachment.snap_m, 2)
@@ -418,11 +584,8 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
         reject_far_rows(table, "residences", table.idx[far], names, snap_m, max_snap)
         log.rejected.extend(table.rejected)
         log.residences = table_summary(table, int(attachment.used.sum()), clusters=len(frame))
-    if len(frame) == 0:
-        notes.append(
-            "no residence clusters in the study area: nothing to score; check the "
-            "boundary, or set residences.method: grid"
-        )
+    if len(frame) == 0 and empty_note:
+        notes.append(empty_note)
     if (~attachment.used).any():
         notes.append(
             f"{int((~attachment.used).sum())} residence clusters are more than "

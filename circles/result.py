@@ -69,3 +69,35 @@ class StudyResult:
     def data_gaps(self) -> list[str]:
         """Categories with no usable service in the data: gaps to report, not zeros."""
         return list(self.summary.get("data_gaps", []))
+
+    def warning_lines(self, most: int = 2) -> list[str]:
+        """The run's warnings for the terminal, short enough for one screen.
+
+        Every warning is in summary.json and the report; the terminal shows the data gaps
+        in one line, then at most ``most`` others. Plain text, here rather than with the
+        console tables: a tables-only run prints it without loading them (rich's tables,
+        pandas).
+
+        Parameters
+        ----------
+        most : int
+            How many warnings other than the data gaps are shown.
+
+        Returns
+        -------
+        list of str
+            The lines to print; a last line counts the warnings left out.
+        """
+        gaps = self.summary.get("data_gaps", [])
+        others = [w for w in self.summary.get("warnings", []) if not w.startswith("data gap:")]
+        lines = []
+        if gaps:
+            names = ", ".join(self.categories[k].en for k in gaps if k in self.categories)
+            lines.append(
+                f"data gaps 数据缺口: no {names} in the data; their coverage is unknown, not "
+                "zero (bring a POI table with --pois)"
+            )
+        lines.extend(others[:most])
+        if len(others) > most:
+            lines.append(f"… and {len(others) - most} more warnings in summary.json and the report")
+        return lines

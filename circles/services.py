@@ -25,6 +25,35 @@ HEAD_TAIL = (
 )
 _BRACKETS = str.maketrans("", "", "()（）[]【】 ")
 
+# Stops, stations and streets are named after what is near them: a metro stop 顾村公园, a
+# bus stop 第一中学, a road 附中路. A rule that reads the name never finds them: these
+# exclusions join every rule with ``name~`` (see :attr:`Category.match_rules`), except
+# for a key the rule itself asks for (a category of stations may find them by name).
+NAME_RULE_EXCLUSIONS: dict[str, tuple[str, ...]] = {
+    "public_transport": ("platform", "stop_position", "station", "stop_area"),
+    "railway": ("station", "halt", "stop", "platform", "tram_stop", "subway_entrance"),
+    "highway": (
+        "bus_stop",
+        "platform",
+        "motorway",
+        "trunk",
+        "primary",
+        "secondary",
+        "tertiary",
+        "unclassified",
+        "residential",
+        "service",
+        "living_street",
+        "footway",
+        "path",
+        "cycleway",
+        "steps",
+        "track",
+        "road",
+    ),  # fmt: skip
+    "amenity": ("bus_station", "ferry_terminal", "taxi"),
+}
+
 
 def name_head(name: str) -> str:
     """A name without the branch in brackets at its end, where its head noun is.
@@ -65,6 +94,32 @@ def head_regex(pattern: str) -> re.Pattern[str]:
     flags = re.match(r"\(\?[aiLmsux]+\)", pattern)
     lead = flags.group(0) if flags else ""
     return re.compile(f"{lead}(?:{pattern[len(lead) :]})(?={HEAD_TAIL}$)")
+
+
+def with_name_exclusions(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule as it is matched: with :data:`NAME_RULE_EXCLUSIONS` when it reads the name.
+
+    Parameters
+    ----------
+    rule : dict
+        A tag rule.
+
+    Returns
+    -------
+    dict
+        ``rule`` itself without ``name~``; else a copy whose ``k!`` lists also hold the
+        stop, station and street values of each key the rule does not ask for.
+    """
+    if "name~" not in rule:
+        return rule
+    out = dict(rule)
+    for key, values in NAME_RULE_EXCLUSIONS.items():
+        if key in rule:
+            continue  # the rule asks for this key: its own value decides
+        have = out.get(f"{key}!") or []
+        have = list(have) if isinstance(have, list | tuple) else [have]
+        out[f"{key}!"] = have + [v for v in values if v not in have]
+    return out
 
 
 def words_only(rule: dict[str, Any]) -> bool:
@@ -123,6 +178,20 @@ class Category:
         False for categories measured only when a standard refers to them.
     note : str
         Free text shown with the category.
+    min_area_m2 : float
+        A feature mapped as an area smaller than this is no service of the category
+        (a 87 m² planter is no park); 0 for none. Points and table rows have no area
+        and are kept.
+    radius_by_area : tuple of (float, float)
+        ``(min_area_m2, radius_m)`` pairs, from the largest area down: a service of at
+        least that area counts only within ``radius_m`` (and within the threshold); see
+        :meth:`reach_limits_m`. Empty: every service counts at every threshold.
+
+    Notes
+    -----
+    :attr:`match_rules` holds the rules as they are matched: each rule with ``name~``
+    also excludes stops, stations and streets (:func:`with_name_exclusions`), so that no
+    rule can forget it.
     """
 
     key: str
@@ -140,6 +209,18 @@ class Category:
     exclude: tuple[str, ...] = ()
     default: bool = True
     note: str = ""
+    min_area_m2: float = 0.0
+    radius_by_area: tuple[tuple[float, float], ...] = ()
+    match_rules: tuple[dict[str, Any], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Frozen: the derived fields are set once, here.
+        bands = sorted(((float(a), float(r)) for a, r in self.radius_by_area), reverse=True)
+        object.__setattr__(self, "radius_by_area", tuple(bands))
+        object.__setattr__(self, "min_area_m2", float(self.min_area_m2 or 0.0))
+        object.__setattr__(self, "match_rules", tuple(map(with_name_exclusions, self.rules)))
 
     @property
     def label(self) -> str:
@@ -162,8 +243,37 @@ class Category:
         return any(
             _rule_matches(rule, tags)
             and not (words_only(rule) and any(self.excludes(tags.get(k)) for k in _NAME_KEYS))
-            for rule in self.rules
+            for rule in self.match_rules
         )
+
+    def reach_limits_m(self, area_m2: Any) -> Any:
+        """How far services of these areas count, by :attr:`radius_by_area`.
+
+        Parameters
+        ----------
+        area_m2 : array_like of float
+            The services' areas (``area_m2`` of :func:`find_services`); NaN for a point
+            or a table row.
+
+        Returns
+        -------
+        numpy.ndarray of float
+            Per service: ``inf`` without bands; else the radius of the first band (from
+            the largest area down) whose area it reaches; 0 below every band (it does not
+            count); for an unknown area (NaN) the smallest band's radius, since a park
+            mapped as a point may be small.
+        """
+        import numpy as np
+
+        area = np.asarray(area_m2, dtype=np.float64)
+        if not self.radius_by_area:
+            return np.full(area.shape, np.inf)
+        out = np.zeros(area.shape)
+        # From the smallest band up, so that the largest band an area reaches wins.
+        for min_area, radius in reversed(self.radius_by_area):
+            out[area >= min_area] = radius
+        out[np.isnan(area)] = self.radius_by_area[-1][1]
+        return out
 
     def excludes(self, name: str | None) -> bool:
         """Whether one of the category's ``exclude`` words is in a name.
@@ -307,6 +417,8 @@ def category_from_spec(key: str, spec: dict[str, Any]) -> Category:
         exclude=tuple(str(c) for c in spec.get("exclude") or ()),
         default=bool(spec.get("default", True)),
         note=spec.get("note") or "",
+        min_area_m2=float(spec.get("min_area_m2") or 0.0),
+        radius_by_area=tuple((float(a), float(r)) for a, r in spec.get("radius_by_area") or ()),
     )
 
 
@@ -393,10 +505,42 @@ def load_categories() -> dict[str, Category]:
     return {k: c for k, c in load_catalogue().items() if c.default}
 
 
+def areas_m2(geometry: gpd.GeoSeries) -> Any:
+    """The area of each polygon in square metres; NaN for points and lines.
+
+    Parameters
+    ----------
+    geometry : geopandas.GeoSeries
+        Geometries in any CRS.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Measured in the UTM zone of the geometries (the CRS itself when it is one: the
+        walking network's), where the scale error of an area is under 0.2%; NaN
+        everywhere when the CRS is unknown.
+    """
+    import numpy as np
+    import shapely
+
+    out = np.full(len(geometry), np.nan)
+    kind = shapely.get_type_id(np.asarray(geometry.values))
+    is_area = (kind == 3) | (kind == 6)  # Polygon, MultiPolygon
+    if not is_area.any() or geometry.crs is None:
+        return out
+    polygons = geometry[is_area]
+    if polygons.crs.utm_zone is None:
+        # Degrees have no area, and Web Mercator's metres are not metres on the ground.
+        polygons = polygons.to_crs(polygons.estimate_utm_crs())
+    out[is_area] = polygons.area.to_numpy(np.float64)
+    return out
+
+
 def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -> gpd.GeoDataFrame:
     """One row per (feature, category) it belongs to, located at a representative point.
 
-    A polygon (a park, a market hall) counts at a point inside it.
+    A polygon (a park, a market hall) counts at a point inside it; one smaller than its
+    category's ``min_area_m2`` does not count.
 
     Parameters
     ----------
@@ -408,8 +552,9 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns service_id, category, name, osm_type, osm_id and geometry (same CRS as
-        ``features``); a feature in two categories is two rows.
+        Columns service_id, category, name, osm_type, osm_id, area_m2 (float: a
+        polygon's area in m², see :func:`areas_m2`; NaN for a point) and geometry (same
+        CRS as ``features``); a feature in two categories is two rows.
     """
     import geopandas as gpd
     import numpy as np
@@ -426,11 +571,12 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
         return columns[key]
 
     names = [values(k) for k in _NAME_KEYS]
+    area: np.ndarray | None = None  # computed once, if a category has a minimum
     rows_idx: list[np.ndarray] = []
     rows_cat: list[str] = []
     for key, cat in categories.items():
         hit = np.zeros(len(tags_col), dtype=bool)
-        for rule in cat.rules:
+        for rule in cat.match_rules:
             ok = np.ones(len(tags_col), dtype=bool)
             head = words_only(rule)
             if head and cat.exclude:
@@ -455,6 +601,10 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
                     if want != "*":
                         ok &= np.isin(have, want if isinstance(want, list) else [want])
             hit |= ok
+        if cat.min_area_m2 > 0 and hit.any():
+            if area is None:
+                area = areas_m2(features.geometry)
+            hit &= ~(area < cat.min_area_m2)  # NaN (a point) is kept
         found_idx = np.flatnonzero(hit)
         rows_idx.append(found_idx)
         rows_cat.extend([key] * len(found_idx))
@@ -470,6 +620,7 @@ def find_services(features: gpd.GeoDataFrame, categories: dict[str, Category]) -
             "name": picked["name"].to_numpy(),
             "osm_type": picked["osm_type"].to_numpy(),
             "osm_id": picked["osm_id"].to_numpy(),
+            "area_m2": area[idx] if area is not None else areas_m2(picked.geometry),
         },
         geometry=np.asarray(geom),
         crs=features.crs,

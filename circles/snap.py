@@ -8,6 +8,7 @@ the walk from a door to the street is part of the walk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,7 +213,11 @@ def attach_to_nodes(network: WalkNetwork, nodes: np.ndarray) -> Attachment:
 
 
 def surface_origins(
-    network: WalkNetwork, index: EdgeIndex, kind: str, spacing_m: float, max_distance_m: float
+    network: WalkNetwork,
+    attach: Callable[[np.ndarray, np.ndarray, float], Attachment],
+    kind: str,
+    spacing_m: float,
+    max_distance_m: float,
 ) -> tuple[Attachment, np.ndarray]:
     """Origins that cover the walkable area: every network node, or grid points.
 
@@ -220,8 +225,9 @@ def surface_origins(
     ----------
     network : WalkNetwork
         The network.
-    index : EdgeIndex
-        Its edge index, to attach grid points.
+    attach : callable
+        Attaches grid points (x, y, max_distance_m) to the network's edges, such as
+        :meth:`EdgeIndex.attach`; not called for nodes, which need no edge index.
     kind : str
         ``nodes`` (every node, exactly where it is) or ``grid`` (square grid points,
         ``spacing_m`` apart over the network's extent).
@@ -244,7 +250,7 @@ def surface_origins(
         np.arange(network.x.min() + s / 2, network.x.max(), s),
         np.arange(network.y.min() + s / 2, network.y.max(), s),
     )
-    attachment = index.attach(gx.ravel(), gy.ravel(), max_distance_m)
+    attachment = attach(gx.ravel(), gy.ravel(), max_distance_m)
     keep = attachment.used
     return attachment.subset(keep), np.flatnonzero(keep)
 

@@ -16,12 +16,24 @@ from circles.config import Study
 from circles.result import Threshold
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from circles.prepare import Prepared, TableLog
     from circles.residences import Clusters
     from circles.scope import Scope
     from circles.scoring import Scores
 
-__all__ = ["coverage", "gap_warnings", "scenario_summary", "summarise", "tables_summary"]
+__all__ = [
+    "coverage",
+    "gap_warnings",
+    "residence_estimates",
+    "scenario_summary",
+    "summarise",
+    "tables_summary",
+]
+
+# The order cluster kinds are listed in: 小区 polygons, then buildings outside them.
+_METHOD_ORDER = ("landuse", "buildings", "grid", "table")
 
 
 def coverage(
@@ -187,7 +199,8 @@ def summarise(
     -------
     dict
         JSON-able: study, inputs, network, snapping, coverage, data gaps, warnings,
-        timings, settings, and ``standard``, ``scoring`` and ``tables`` when they apply.
+        timings, settings, the residence estimates (:func:`residence_estimates`) with
+        clusters, and ``standard``, ``scoring`` and ``tables`` when they apply.
     """
     from circles.measure import data_gaps
 
@@ -238,7 +251,7 @@ def summarise(
         frame = clusters.frame
         used = frame["used"].to_numpy(bool)
         table = {c: frame[c].to_numpy() for c in frame.columns if c != "geometry"}
-        summary["residence_method"] = str(frame["method"].iloc[0]) if len(frame) else "none"
+        summary.update(residence_estimates(frame))
         inputs.update(
             clusters=int(len(frame)),
             clusters_used=int(used.sum()),
@@ -260,6 +273,42 @@ def summarise(
     if scores is not None:
         summary["scoring"] = scores.summary()
     return summary
+
+
+def residence_estimates(frame: pd.DataFrame) -> dict[str, Any]:
+    """How the clusters were formed and how far their populations can be trusted.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The clusters: ``method``, ``population`` and, when estimated,
+        ``population_low``.
+
+    Returns
+    -------
+    dict
+        ``residence_method``: the cluster kinds joined by ``+`` (``landuse+buildings``
+        when ``auto`` used both; ``none`` without clusters); ``residents_by_method``:
+        residents per kind; ``population_low``: the clusters and residents whose
+        population is a low-confidence estimate.
+    """
+    methods = frame["method"].astype(str).to_numpy()
+    pop = frame["population"].to_numpy(dtype=float)
+    kinds = [m for m in _METHOD_ORDER if m in set(methods)]
+    kinds += sorted(set(methods) - set(kinds))
+    low = (
+        frame["population_low"].fillna(False).to_numpy(dtype=bool)
+        if "population_low" in frame
+        else np.zeros(len(frame), dtype=bool)
+    )
+    return {
+        "residence_method": "+".join(kinds) if kinds else "none",
+        "residents_by_method": {m: round(float(np.nansum(pop[methods == m])), 1) for m in kinds},
+        "population_low": {
+            "clusters": int(low.sum()),
+            "residents": round(float(np.nansum(pop[low])), 1),
+        },
+    }
 
 
 def _unread_residences(study: Study, scope: Scope) -> list[str]:

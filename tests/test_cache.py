@@ -11,6 +11,7 @@ from tests_support import BUNDLED
 from typer.testing import CliRunner
 
 from circles import pipeline
+from circles.cache import CacheWarning, entries, store
 from circles.config import study_from_dict
 from cli import app
 
@@ -74,8 +75,76 @@ def test_a_broken_entry_is_a_miss(tmp_path, osm_copy):
     pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
     [entry] = cache.glob("prepared-*.npz")
     entry.write_bytes(b"not an npz")
-    again = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    with pytest.warns(CacheWarning, match="is broken"):
+        again = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
     assert not again.summary["from_cache"]
+
+
+def _truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _empty(data: bytes) -> bytes:
+    return b""
+
+
+def _cut_before_the_directory(data: bytes) -> bytes:
+    return data[:-30]  # the zip's central directory and end record are at its end
+
+
+@pytest.mark.parametrize("damage", [_truncated, _empty, _cut_before_the_directory])
+def test_a_truncated_or_empty_entry_is_removed_and_rebuilt(tmp_path, osm_copy, damage):
+    # Issue 18, point 2: BadZipFile or EOFError used to fail every later run.
+    cache = tmp_path / "cache"
+    first = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    [entry] = cache.glob("prepared-*.npz")
+    entry.write_bytes(damage(entry.read_bytes()))
+    with pytest.warns(CacheWarning, match=f"{entry.name} is broken .*removed it") as said:
+        again = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    assert len([w for w in said if issubclass(w.category, CacheWarning)]) == 1
+    assert not again.summary["from_cache"]
+    np.testing.assert_array_equal(first.reach["pharmacy_1000m"], again.reach["pharmacy_1000m"])
+    # Rewritten whole: the next run is served from it, and no temporary file is left.
+    third = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    assert third.summary["from_cache"]
+    assert sorted(p.name for p in cache.iterdir()) == [entry.name]
+
+
+def test_entries_list_a_broken_entry_without_raising(tmp_path, osm_copy):
+    cache = tmp_path / "cache"
+    pipeline.run(_study(osm_copy), tables_only=True, cache_dir=cache)
+    [entry] = cache.glob("prepared-*.npz")
+    (cache / "prepared-0123.npz").write_bytes(b"")
+    (cache / "prepared-4567.npz").write_bytes(_truncated(entry.read_bytes()))
+    listed = {e.key: e for e in entries(cache)}
+    assert listed["0123"].broken and listed["4567"].broken
+    good = listed[entry.stem.removeprefix("prepared-")]
+    assert not good.broken and good.source.endswith("district.osm")
+
+
+def test_a_cache_that_cannot_be_written_warns_and_the_run_goes_on(tmp_path, osm_copy):
+    # Issue 18, point 1: a --cache-dir that is a file failed the run (FileExistsError).
+    in_the_way = tmp_path / "cache"
+    in_the_way.write_text("a file", encoding="utf-8")
+    with pytest.warns(CacheWarning, match="cannot write the cache .*goes on without it"):
+        res = pipeline.run(_study(osm_copy), tables_only=True, cache_dir=in_the_way)
+    plain = pipeline.run(_study(osm_copy), tables_only=True)
+    np.testing.assert_array_equal(res.reach["pharmacy_1000m"], plain.reach["pharmacy_1000m"])
+    assert in_the_way.read_text(encoding="utf-8") == "a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "district.osm"]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    def full_disk(file, **arrays):
+        Path(file).write_bytes(b"PK\x03\x04 half an entry")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError):
+        store(tmp_path, "k", {"a": np.arange(3)}, {})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_nodes_tables_only_and_cache_commands(tmp_path, osm_copy):

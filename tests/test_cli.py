@@ -106,7 +106,9 @@ def test_tables_only_with_cluster_origins_writes_the_tables(tmp_path):
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["reach.parquet", "summary.json"]
     table = pd.read_parquet(out / "reach.parquet")
-    assert len(table) == 11 and table["origin_id"].str.startswith("R").all()
+    # One row per cluster: the 11 polygons (R…) and the building clusters outside them (B…).
+    assert table["origin_id"].str.match(r"^[RB]\d{4}$").all()
+    assert (table["origin_id"].str[0] == "R").sum() == 11
     assert {"pharmacy_1000m", "pharmacy_nearest_m", "population"} <= set(table.columns)
 
 
@@ -117,9 +119,26 @@ def test_brackets_in_messages_are_printed_not_taken_as_markup():
     assert "[west, south, east, north]" in " ".join(res.output.split())
 
 
+def test_version_is_the_installed_one():
+    # Issue 18, point 17. The number is the project's, as pyproject.toml states it.
+    import tomllib
+
+    from conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.output == f"circles {project['version']}\n"
+
+
 @pytest.mark.parametrize(
     ("argv", "code"),
-    [(["--help"], 0), (["run", "--osm", "missing.osm.pbf"], 2), (["--bogus"], 2)],
+    [
+        (["--help"], 0),
+        (["--version"], 0),
+        (["run", "--osm", "missing.osm.pbf"], 2),
+        (["--bogus"], 2),
+    ],
 )
 def test_installed_command_keeps_the_exit_code(monkeypatch, capsys, argv, code):
     # cli.main ends with os._exit (no interpreter teardown); it must pass the code on.

@@ -485,3 +485,254 @@ def test_pairs_within_counts_agree_with_reach_on_the_district(limit):
         pairs = engine.pairs_within(graph, a, b, limit)
         got = np.bincount(pairs[by], minlength=len(origins))
         np.testing.assert_array_equal(got, counts.counts[:, 0, 0])
+
+
+# --- a radius per service (radius_by_area): counts only within min(threshold, radius) ------
+
+
+@st.composite
+def radii(draw, n: int, exact: bool) -> np.ndarray:
+    """Per service: no radius, never counts, or a distance (0 included)."""
+    out = []
+    for _ in range(n):
+        kind = draw(st.sampled_from(["inf", "never", "r", "r", "r"]))
+        if kind == "inf":
+            out.append(math.inf)
+        elif kind == "never":
+            out.append(-math.inf)
+        else:
+            out.append(float(draw(st.integers(0, 40))) if exact else draw(st.floats(0.0, 150.0)))
+    return np.array(out, dtype=np.float64)
+
+
+@pytest.mark.slow  # 120 examples against networkx
+@SETTINGS
+@given(cases(), st.data(), st.integers(1, 3))
+def test_service_radii_match_networkx(case, data, k):
+    """A service counts at threshold t within min(t, its radius), and is nobody's nearest,
+    k-nearest or decayed term beyond its radius; searched from either side."""
+    radius = data.draw(radii(len(case.services), case.exact))
+    s = case.services
+    services = engine.ServicePoints(s.edge, s.offset, s.snap_m, radius)
+    dist = reference_distances(case.graph, case.origins, s)
+    decay = engine.Decay("linear", max_m=max(case.thresholds))
+    res = engine.reach(
+        case.graph,
+        case.origins,
+        services,
+        case.category,
+        case.n_categories,
+        case.thresholds,
+        nearest_limit_m=case.limit,
+        k_nearest=k,
+        decay=decay,
+        threads=1,
+    )
+    thr = np.sort(np.asarray(case.thresholds, dtype=np.float64))
+    top = thr[-1]
+    eps = 0.0 if case.exact else 1e-9
+    for c in range(case.n_categories):
+        d, r = dist[:, case.category == c], radius[case.category == c]
+        for j, t in enumerate(thr):
+            low = ((d <= t - eps) & (d <= r - eps)).sum(axis=1)
+            high = ((d <= t + eps) & (d <= r + eps)).sum(axis=1)
+            got = res.counts[:, c, j]
+            assert np.all((low <= got) & (got <= high)), (c, t, got, low, high)
+        # The k nearest among the services within their radius and the nearest limit; with
+        # inexact lengths a service within 1e-9 m of its radius may be in or out.
+        options = []
+        for slack in {-eps, eps}:
+            ok = (d <= r + slack) & (d <= case.limit)
+            want = np.sort(np.where(ok, d, np.inf), axis=1)[:, :k]
+            want = np.pad(want, ((0, 0), (0, k - want.shape[1])), constant_values=np.inf)
+            options.append(np.where(np.isfinite(want), want, np.nan))
+        got_k = res.k_nearest_m[:, c, :] if k > 1 else res.nearest_m[:, c][:, None]
+        assert any(np.allclose(got_k, w, rtol=0, atol=1e-6, equal_nan=True) for w in options), (
+            c,
+            got_k,
+            options,
+        )
+        np.testing.assert_array_equal(res.nearest_m[:, c], got_k[:, 0])
+        sums = []
+        for slack in (-eps, eps):
+            within = (d <= top + slack) & (d <= r + slack)
+            sums.append(np.where(within, np.clip(1.0 - d / top, 0.0, None), 0.0).sum(axis=1))
+        assert np.all((res.decayed[:, c] >= sums[0] - 1e-6) & (res.decayed[:, c] <= sums[1] + 1e-6))
+    if TWO_THREADS:
+        res2 = engine.reach(
+            case.graph,
+            case.origins,
+            services,
+            case.category,
+            case.n_categories,
+            case.thresholds,
+            nearest_limit_m=case.limit,
+            k_nearest=k,
+            decay=decay,
+            threads=2,
+        )
+        np.testing.assert_array_equal(res2.counts, res.counts)
+        np.testing.assert_array_equal(res2.nearest_m, res.nearest_m)
+        np.testing.assert_array_equal(res2.decayed, res.decayed)
+
+
+@SETTINGS
+@given(cases(exact=True), st.data())
+def test_infinite_radii_change_nothing(case, data):
+    """ServicePoints with +inf radii give exactly what plain Points give."""
+    s = case.services
+    wide = engine.ServicePoints(s.edge, s.offset, s.snap_m, np.full(len(s), np.inf))
+    plain = _reach(case, k_nearest=2)
+    capped = engine.reach(
+        case.graph,
+        case.origins,
+        wide,
+        case.category,
+        case.n_categories,
+        case.thresholds,
+        nearest_limit_m=case.limit,
+        k_nearest=2,
+        threads=1,
+    )
+    np.testing.assert_array_equal(capped.counts, plain.counts)
+    np.testing.assert_array_equal(capped.k_nearest_m, plain.k_nearest_m)
+
+
+def test_radius_by_hand_from_either_side():
+    # A 100 m street 0-1; the origin at 0. Services of one category at 30 m (radius 25:
+    # beyond it), 60 m (radius 60: exactly at it, counts) and 80 m (no radius).
+    g = Graph(2, np.array([0]), np.array([1]), np.array([100.0]))
+    o = Points(np.array([0]), np.array([0.0]), np.array([0.0]))
+    s = engine.ServicePoints(
+        np.array([0, 0, 0]),
+        np.array([30.0, 60.0, 80.0]),
+        np.zeros(3),
+        np.array([25.0, 60.0, np.inf]),
+    )
+    res = engine.reach(g, o, s, np.zeros(3, np.int64), 1, [50.0, 70.0, 100.0], k_nearest=3)
+    np.testing.assert_array_equal(res.counts[0, 0], [0, 1, 2])
+    np.testing.assert_allclose(res.k_nearest_m[0, 0], [60.0, 80.0, np.nan])
+    assert res.nearest_m[0, 0] == 60.0  # the service at 30 m is past its radius
+    np.testing.assert_array_equal(res.services_per_category, [3])
+    # Many origins: the search runs from the services, each only as far as its radius.
+    many = Points(np.zeros(5, np.int64), np.array([0.0, 10.0, 25.0, 40.0, 95.0]), np.zeros(5))
+    res = engine.reach(g, many, s, np.zeros(3, np.int64), 1, [1000.0])
+    # Within radius: service 0 reaches offsets 5..55, service 1 0..120, service 2 all.
+    np.testing.assert_array_equal(res.counts[:, 0, 0], [2, 3, 3, 3, 2])
+    np.testing.assert_allclose(res.nearest_m[:, 0], [60.0, 20.0, 5.0, 10.0, 15.0])
+
+
+def test_radius_rejects_nan():
+    g = _triangle()
+    one = Points(np.array([0]), np.array([1.0]), np.array([0.0]))
+    bad = engine.ServicePoints(one.edge, one.offset, one.snap_m, np.array([np.nan]))
+    with pytest.raises(ValueError, match="max_m"):
+        engine.reach(g, one, bad, np.array([0]), 1, [5.0])
+
+
+# --- radius_by_area through circles.measure: the city health check's park rule ----------
+
+PARK_RULE = ((5000.0, 500.0), (2000.0, 300.0))  # >= 5,000 m²: 500 m; 2,000-5,000 m²: 300 m
+
+
+def _street(length_m: float = 1600.0, step_m: float = 100.0):
+    """One straight east-west street in UTM 50N (metres), nodes every ``step_m``."""
+    import pyproj
+
+    from circles.network import build_network
+    from circles.sources.extract import OsmExtract, features_frame
+
+    crs = pyproj.CRS.from_epsg(32650)
+    to_wgs = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    x0, y0 = 668000.0, 3546000.0
+    xs = x0 + np.arange(0.0, length_m + step_m / 2, step_m)
+    lon, lat = to_wgs.transform(xs, np.full(len(xs), y0))
+    extract = OsmExtract(
+        way_ids=np.array([1], dtype=np.int64),
+        way_ptr=np.array([0, len(xs)], dtype=np.int64),
+        node_ids=np.arange(100, 100 + len(xs), dtype=np.int64),
+        lon=np.asarray(lon),
+        lat=np.asarray(lat),
+        features=features_frame([], [], [], []),
+        source="street",
+    )
+    return build_network(extract, crs=crs), x0, y0
+
+
+def _park_reach(area_m2, along_m, thresholds, rule=PARK_RULE):
+    """measure.measure from a resident at the street's west end to parks at ``along_m``."""
+    from circles import measure
+    from circles.config import ReachSettings
+    from circles.prepare import Prepared
+    from circles.services import Category
+    from circles.snap import EdgeIndex
+
+    network, x0, y0 = _street()
+    index = EdgeIndex(network)
+    n = len(area_m2)
+    x, y = x0 + np.asarray(along_m, dtype=float), np.full(n, y0)
+    arrays = {
+        "category": np.full(n, "park"),
+        "name": np.array([f"park {i}" for i in range(n)]),
+        "osm_type": np.full(n, "way"),
+        "osm_id": np.arange(1, n + 1, dtype=np.int64),
+        "x": x,
+        "y": y,
+        "area_m2": np.asarray(area_m2, dtype=float),
+    }
+    prepared = Prepared(network, arrays, index.attach(x, y, 50.0), "", None, False)
+    origin = index.attach(np.array([x0]), np.array([y0]), 50.0)
+    park = Category(key="park", zh="公园", en="Park", radius_by_area=rule)
+    return measure.measure(
+        prepared, origin, ["park"], thresholds, ReachSettings(k_nearest=2), {"park": park}
+    )
+
+
+def test_park_rule_two_parks_at_400_m():
+    # Two parks 400 m down the street: 6,000 m² (radius 500 m) and 3,000 m² (radius 300 m).
+    # 5/10/15 minutes at 5 km/h: 417, 833, 1250 m.
+    res = _park_reach([6000.0, 3000.0], [400.0, 400.0], [5000 / 12, 10000 / 12, 15000 / 12])
+    np.testing.assert_array_equal(res.counts[0, 0], [1, 1, 1])  # only the large one
+    assert res.nearest_m[0, 0] == pytest.approx(400.0)
+    assert np.isnan(res.k_nearest_m[0, 0, 1])  # the small one is nobody's second nearest
+    # GB 50180's 300/500/1000 m: 400 m is beyond 300 m for the large one too.
+    res = _park_reach([6000.0, 3000.0], [400.0, 400.0], [300.0, 500.0, 1000.0])
+    np.testing.assert_array_equal(res.counts[0, 0], [0, 1, 1])
+
+
+def test_park_rule_small_unknown_and_far_parks():
+    # 3,000 m² at 250 m (within its 300 m); 1,500 m² at 100 m (under every band: counts
+    # nowhere); parks mapped as points (unknown area: the smallest band's 300 m) at 280 m
+    # (counts) and 450 m (does not); 9,000 m² at 600 m (beyond its 500 m, even at 15
+    # minutes).
+    areas = [3000.0, 1500.0, np.nan, np.nan, 9000.0]
+    res = _park_reach(areas, [250.0, 100.0, 280.0, 450.0, 600.0], [300.0, 500.0, 1000.0])
+    np.testing.assert_array_equal(res.counts[0, 0], [2, 2, 2])
+    np.testing.assert_allclose(res.k_nearest_m[0, 0], [250.0, 280.0])
+    # The same parks as a small park alone: it is not the nearest park when beyond 300 m.
+    alone = _park_reach([3000.0], [400.0], [300.0, 500.0, 1000.0])
+    np.testing.assert_array_equal(alone.counts[0, 0], [0, 0, 0])
+    assert np.isnan(alone.nearest_m[0, 0])
+    # Without the rule every park counts within the thresholds alone.
+    free = _park_reach([3000.0], [400.0], [300.0, 500.0, 1000.0], rule=())
+    np.testing.assert_array_equal(free.counts[0, 0], [0, 1, 1])
+    assert free.nearest_m[0, 0] == pytest.approx(400.0)
+
+
+def test_service_radii_by_band_and_at_the_door():
+    from circles.measure import service_radii
+    from circles.services import Category
+
+    park = Category(key="park", zh="公园", en="Park", radius_by_area=PARK_RULE)
+    keys = np.array(["park"] * 5 + ["market"])
+    areas = np.array([9000.0, 5000.0, 3000.0, 1999.0, np.nan, 10.0])
+    got = service_radii({"park": park}, keys, areas)
+    np.testing.assert_array_equal(got, [500.0, 500.0, 300.0, -np.inf, 300.0, np.inf])
+    np.testing.assert_array_equal(service_radii({"park": park}, keys[:1], None), [300.0])
+    # Why -inf and not 0 for "counts nowhere": a walk of exactly 0 m is within 0 m.
+    g = _triangle()
+    here = Points(np.array([0]), np.array([4.0]), np.array([0.0]))
+    for max_m, count in ((0.0, 1), (-np.inf, 0)):
+        s = engine.ServicePoints(here.edge, here.offset, here.snap_m, np.array([max_m]))
+        res = engine.reach(g, here, s, np.array([0]), 1, [10.0])
+        assert res.counts[0, 0, 0] == count

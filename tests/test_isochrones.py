@@ -97,7 +97,7 @@ def test_isochrone_contains_reachable_services(nanjing_result):
     for _, cl in res.clusters[res.clusters["used"]].iterrows():
         poly = iso.loc[cl["cluster_id"], "geometry"]
         for cat in res.categories:
-            if cl[f"{cat}_1000m"] <= 0:
+            if cat in res.data_gaps or cl[f"{cat}_1000m"] <= 0:
                 continue
             mask = (svc["category"] == cat).to_numpy()
             # At least as many snapped points of the category lie in the polygon as are

@@ -74,8 +74,9 @@ def browser():
 class Page:
     """A page with every request answered locally, and its console, dialogs and requests."""
 
-    def __init__(self, browser, path: Path, viewport: dict[str, int] = VIEWPORT):
-        self.context = browser.new_context(viewport=viewport, service_workers="block")
+    def __init__(self, browser, path: Path, viewport: dict[str, int] = VIEWPORT, **context):
+        # context: more of Playwright's new_context options (has_touch, is_mobile, ...)
+        self.context = browser.new_context(viewport=viewport, service_workers="block", **context)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -161,7 +162,8 @@ def _click_point(result, cluster_id: str) -> tuple[float, float]:
     return pt.y, pt.x
 
 
-def _click_cluster(page, result, cluster_id: str):
+def _click_cluster(page, result, cluster_id: str, tap: bool = False):
+    """Click (or tap, on a touch screen) a point well inside a cluster; its popup opens."""
     lat, lon = _click_point(result, cluster_id)
     page.evaluate(
         "([lat, lon]) => { window.circlesMap.setView([lat, lon], 16, {animate: false}); }",
@@ -176,7 +178,10 @@ def _click_cluster(page, result, cluster_id: str):
         }""",
         [lat, lon],
     )
-    page.mouse.click(x, y)
+    if tap:
+        page.touchscreen.tap(x, y)
+    else:
+        page.mouse.click(x, y)
     page.wait_for_selector(".leaflet-popup-content", state="visible", timeout=5_000)
 
 
@@ -301,6 +306,23 @@ def test_xss_runs_no_script(browser, tmp_path, self_contained):
         )
         joined = "\n".join(texts)
         assert IMG_XSS in joined and SCRIPT_XSS in joined
+        # the services' popups, built in the browser: names as text, OSM links, far ones
+        services = p.evaluate(
+            """() => {
+                var out = [];
+                window.circlesMap.eachLayer(function(l) {
+                    if (l instanceof L.CircleMarker && l.getPopup()) {
+                        l.openPopup();
+                        out.push(l.getPopup().getElement().innerHTML);
+                    }
+                });
+                return out.join('\\n');
+            }"""
+        )
+        for ref in ("node/11", "way/12", "node/13", "node/14", "relation/15"):
+            assert f'href="https://www.openstreetmap.org/{ref}"' in services, ref
+        assert "not counted (800 m)" in services and "无名称 unnamed" in services
+        assert "&lt;img src=x onerror=alert(1)&gt;" in services
         assert "</script><img src=x onerror=alert(2)>" in joined
         assert page.calls() == [] and page.dialogs == [] and page.errors == []
         if self_contained:

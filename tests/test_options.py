@@ -59,7 +59,8 @@ def test_options_set_their_fields_and_clear_the_exclusive_ones(tmp_path):
     # --encoding applies to the tables of the same command: no 小区 table was given.
     assert study.residences.file is None and study.residences.encoding is None
     assert study.map.self_contained is True
-    minutes = study_for_run(thresholds="300", minutes="5,10")
+    # --minutes replaces the config's distances (and --thresholds a config's minutes).
+    minutes = study_for_run(minutes="5,10")
     assert minutes.thresholds.distances_m is None and minutes.distances_m == [333.3, 666.7]
 
 

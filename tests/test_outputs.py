@@ -93,12 +93,14 @@ def make_result() -> StudyResult:
     ]
     names = ["金陵小区", IMG_XSS, PIPE_NAME, ""]
     used = [True, True, True, False]
-    # counts per category (market, pharmacy, clinic) at 300/500/1000 m
+    # counts per category (market, pharmacy, clinic) at 300/500/1000 m; none (<NA>) for
+    # the cluster that did not join the network, as circles.measure writes them
+    none = (None, None, None)
     counts = [
         {"market": (1, 2, 2), "pharmacy": (0, 1, 1), "clinic": (0, 0, 1)},
         {"market": (0, 1, 2), "pharmacy": (0, 0, 0), "clinic": (1, 1, 1)},
         {"market": (0, 0, 0), "pharmacy": (0, 0, 1), "clinic": (0, 0, 0)},
-        {"market": (-1, -1, -1), "pharmacy": (-1, -1, -1), "clinic": (-1, -1, -1)},
+        {"market": none, "pharmacy": none, "clinic": none},
     ]
     nearest = [
         {"market": 120.0, "pharmacy": 420.0, "clinic": 880.0},
@@ -122,17 +124,19 @@ def make_result() -> StudyResult:
         }
         for k in KEYS:
             for n, t in enumerate(thresholds):
-                if k == "elder_care":
-                    row[f"{k}_{t.column}"] = 0 if used[i] else -1
-                else:
-                    row[f"{k}_{t.column}"] = counts[i][k][n]
+                # elder_care is a data gap: no figure (<NA>), never 0
+                row[f"{k}_{t.column}"] = None if k == "elder_care" else counts[i][k][n]
             row[f"{k}_nearest_m"] = nearest[i].get(k, np.nan)
         for n, t in enumerate(thresholds):
-            reached = sum(1 for k in KEYS[:3] if counts[i][k][n] > 0)
-            row[f"reached_{t.column}"] = reached
-            row[f"share_reached_{t.column}"] = reached / 3
+            reached = sum(1 for k in KEYS[:3] if (counts[i][k][n] or 0) > 0)
+            row[f"reached_{t.column}"] = reached if used[i] else None
+            row[f"share_reached_{t.column}"] = reached / 3 if used[i] else np.nan
         rows.append(row)
     clusters = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    for col in [f"{k}_{t.column}" for k in KEYS for t in thresholds] + [
+        f"reached_{t.column}" for t in thresholds
+    ]:
+        clusters[col] = clusters[col].astype("Int64")
 
     svc = [
         ("market", IMG_XSS, "node", 11, True, (100, 100)),
@@ -285,7 +289,8 @@ def test_map_layers_and_escaping(written, result):
     assert "<script>alert(1)" not in text
     # the escaped title is shown; OSM links and attribution are there
     assert "测试 &lt;b&gt;Test&lt;/b&gt;" in text
-    assert "https://www.openstreetmap.org/node/11" in text.replace("\\/", "/")
+    # (service popups, with their OSM links, are built in the browser: test_map_browser)
+    assert "https://www.openstreetmap.org/" in text.replace("\\/", "/")
     assert "© OpenStreetMap contributors" in text
     assert "L.control.scale" in text and "L.control.fullscreen" in text
     assert "basemaps.cartocdn.com" not in text  # no CARTO key given: no broken tiles
@@ -422,16 +427,160 @@ def test_csv_defuses_formulas(tmp_path):
     res.clusters.loc[0, "name"] = '=HYPERLINK("http://x","y")'
     res.clusters.loc[1, "name"] = "-5"  # a plain number as text: shown, never run
     res.clusters.loc[2, "name"] = "-1+1"
+    res.clusters.loc[2, "area_m2"] = -1.0
     files.write_cluster_csv(res, tmp_path / "c.csv")
     with open(tmp_path / "c.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["name"] == '\'=HYPERLINK("http://x","y")'
     assert rows[1]["name"] == "-5"  # the shared guard (circles.values.defuse_formula)
     assert rows[2]["name"] == "'-1+1"
-    assert rows[3]["market_300m"] == "-1"  # numbers untouched
+    assert rows[2]["area_m2"] == "-1.0"  # numbers untouched
+    assert rows[3]["market_300m"] == ""  # an empty count stays empty
 
 
 def test_carto_basemap_with_key(result):
     text = build_map(result, carto_api_key="k&<1").get_root().render()
     assert "basemaps.cartocdn.com" in text
     assert "key=k%26%3C1" in text
+
+
+# --- data gaps: empty counts, never 0 (issue 17, point 6) --------------------------------
+
+
+def _measured_with_a_gap():
+    """Measure three clusters of the 200 m street grid with circles.measure; elder_care has
+    no service at all. Clusters A at (0, 0) and B at (600, 600) sit on street nodes;
+    C lies 5 km away and does not join the network. Walks are along the grid."""
+    import pandas as pd
+
+    from circles import measure
+    from circles.config import DecaySettings, ReachSettings
+    from circles.prepare import Prepared
+    from circles.snap import EdgeIndex
+
+    network = _network()
+    x0, y0 = _origin()
+    index = EdgeIndex(network)
+    # (category, x, y): from A, markets 200 and 1000 m, the pharmacy 600 m, the clinic
+    # 800 m; from B, markets 1000 and 200 m, the pharmacy 600 m, the clinic 400 m.
+    svc = [("market", 200, 0), ("market", 600, 400), ("pharmacy", 0, 600), ("clinic", 400, 400)]
+    sx = np.array([x0 + s[1] for s in svc], dtype=float)
+    sy = np.array([y0 + s[2] for s in svc], dtype=float)
+    arrays = {
+        "category": np.array([s[0] for s in svc]),
+        "name": np.array(["m1", "m2", "p", "c"]),
+        "osm_type": np.full(4, "node"),
+        "osm_id": np.arange(1, 5, dtype=np.int64),
+        "x": sx,
+        "y": sy,
+    }
+    prepared = Prepared(network, arrays, index.attach(sx, sy, 300.0), "", None, False)
+    at = [(0, 0), (600, 600), (5000, 5000)]
+    cx = np.array([x0 + a[0] for a in at], dtype=float)
+    cy = np.array([y0 + a[1] for a in at], dtype=float)
+    attachment = index.attach(cx, cy, 300.0)
+    clusters = gpd.GeoDataFrame(
+        {
+            "cluster_id": ["A", "B", "C"],
+            "name": ["甲", "乙", "丙"],
+            "population": [100.0, 200.0, 300.0],
+            "used": attachment.used,
+        },
+        geometry=[box(x - 10, y - 10, x + 10, y + 10) for x, y in zip(cx, cy, strict=True)],
+        crs=CRS,
+    )
+    thresholds = [Threshold(300.0, "300米", "300 m"), Threshold(500.0, "500米", "500 m")]
+    thresholds.append(Threshold(900.0, "900米", "900 m"))
+    distances = [t.distance_m for t in thresholds]
+    settings = ReachSettings(decay=DecaySettings(kind="linear", max_m=900.0))
+    reach = measure.measure(prepared, attachment, KEYS, distances, settings)
+    gaps = measure.data_gaps(prepared, KEYS)
+    frame = measure.with_reach_columns(clusters, reach, KEYS, thresholds, gaps)
+    surface = measure.origin_reach_table(
+        np.arange(2), attachment.subset(attachment.used), reach, network, KEYS, thresholds
+    )
+    assert isinstance(frame, pd.DataFrame)
+    return frame, surface, thresholds, gaps
+
+
+def test_data_gap_counts_are_empty_in_the_frame():
+    frame, _surface, thresholds, gaps = _measured_with_a_gap()
+    assert gaps == ["elder_care"]
+    assert frame["used"].tolist() == [True, True, False]
+    want = {  # A, B; C has no figure
+        "market": [(1, 1, 1), (1, 1, 1)],
+        "pharmacy": [(0, 0, 1), (0, 0, 1)],
+        "clinic": [(0, 0, 1), (0, 1, 1)],
+    }
+    for k in KEYS:
+        for n, t in enumerate(thresholds):
+            col = frame[f"{k}_{t.column}"]
+            assert str(col.dtype) == "Int64", col.name
+            if k == "elder_care":
+                assert col.isna().all(), col.tolist()  # no data: empty, never 0
+            else:
+                assert col.tolist()[:2] == [w[n] for w in want[k]], col.name
+                assert col.isna().tolist() == [False, False, True]  # C: not snapped
+    assert frame["elder_care_decay"].isna().all()
+    assert (frame["market_decay"].iloc[:2] > 0).all()
+    assert frame["reached_900m"].tolist()[:2] == [3, 3]
+    assert frame["reached_900m"].isna().tolist() == [False, False, True]
+    assert np.isnan(frame["elder_care_nearest_m"]).all()
+
+
+def test_data_gap_counts_are_empty_in_every_file(tmp_path):
+    import sqlite3
+
+    import pyarrow.parquet as pq
+
+    from circles import measure
+
+    frame, surface, thresholds, _gaps = _measured_with_a_gap()
+    res = make_result()
+    res.clusters = frame
+    res.reach = measure.cluster_reach_table(frame)
+    files.write_cluster_csv(res, tmp_path / "c.csv")
+    with open(tmp_path / "c.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["elder_care_900m"] for r in rows] == ["", "", ""]
+    assert [r["pharmacy_300m"] for r in rows] == ["0", "0", ""]  # none within 300 m
+    assert [r["market_900m"] for r in rows] == ["1", "1", ""]
+    assert [r["reached_900m"] for r in rows] == ["3", "3", ""]
+
+    files.write_reach(res, tmp_path / "clusters.parquet")
+    table = pq.read_table(tmp_path / "clusters.parquet")
+    for col, nulls in (("elder_care_300m", 3), ("market_300m", 1), ("pharmacy_300m", 1)):
+        assert str(table.schema.field(col).type) == "int64", col
+        assert table.column(col).null_count == nulls, col
+    assert table.column("pharmacy_300m").to_pylist() == [0, 0, None]
+    assert table.column("elder_care_decay").null_count == 3
+
+    res.reach = surface  # reach.parquet of --origins nodes / grid: no pandas on that path
+    files.write_reach(res, tmp_path / "surface.parquet")
+    table = pq.read_table(tmp_path / "surface.parquet")
+    assert table.column("elder_care_900m").to_pylist() == [None, None]
+    assert str(table.schema.field("elder_care_900m").type) == "int64"
+    assert table.column("clinic_500m").to_pylist() == [0, 1]
+
+    res.isochrones = res.isochrones.iloc[:0]
+    files.write_geopackage(res, tmp_path / "c.gpkg")
+    with sqlite3.connect(tmp_path / "c.gpkg") as db:
+        got = db.execute(
+            "SELECT elder_care_300m, pharmacy_300m, market_900m FROM clusters ORDER BY cluster_id"
+        ).fetchall()
+    assert got == [(None, 0, 1), (None, 0, 1), (None, None, None)]
+
+
+def test_empty_counts_are_never_taken_as_zero():
+    res = make_result()
+    res.summary.pop("coverage")
+    # A count without a figure for a used cluster (pharmacy: 1, <NA>, 1 within 1000 m):
+    # left out of the share and of what the cluster misses, never counted as 0.
+    res.clusters.loc[1, "pharmacy_1000m"] = None
+    assert columns.coverage(res)["pharmacy"]["1000m"] == pytest.approx(1.0)
+    row = res.clusters.iloc[1]
+    assert columns.count_value(row, "pharmacy_1000m") == -1
+    assert columns.count_value(row, "elder_care_1000m") == -1
+    assert columns.count_value(res.clusters.iloc[2], "market_1000m") == 0
+    assert "pharmacy" not in columns.missing_categories(res, row)
+    assert columns.missing_categories(res, res.clusters.iloc[2]) == ["market", "clinic"]

@@ -273,3 +273,76 @@ def test_report_html_opens_offline_in_a_browser(written):
         finally:
             browser.close()
     assert refused == [] and errors == []
+
+
+# ---------------------------------------------------------------------------------------
+# Low-confidence populations and residents by method (issue 17, points 1 and 2)
+# ---------------------------------------------------------------------------------------
+
+
+def test_low_confidence_population_is_noted_and_marked():
+    res = make_result()
+    res.clusters["population_method"] = ["buildings", "plot_ratio", "buildings", "buildings"]
+    res.clusters["population_low"] = [False, True, False, False]
+    md = report_mod.render_report(res)
+    # R002 (628.8 residents of 3,144 in all, 20 %) is the one low-confidence cluster.
+    line = next(x for x in md.splitlines() if "Low-confidence populations" in x)
+    assert "1 个小区 clusters" in line and "≈ 629 人 residents (20%)" in line
+    # In the least-served table its residents carry the mark, and the legend follows.
+    section = md.split("## 最欠缺的小区")[1].split("\n## ")[0]
+    r002 = next(x for x in section.splitlines() if x.startswith("| R002"))
+    r003 = next(x for x in section.splitlines() if x.startswith("| R003"))
+    assert "629 †" in r002 and "†" not in r003
+    assert "† 低可信度人口估计" in section
+    html = report_html.render_html(res)
+    assert "Low-confidence populations" in html and "629 †" in html
+
+
+def test_no_low_confidence_note_without_the_column():
+    md = report_mod.render_report(make_result())
+    assert "Low-confidence" not in md and "†" not in md
+
+
+def test_residents_by_method_line():
+    res = make_result()
+    res.clusters["method"] = ["landuse", "landuse", "buildings", "buildings"]
+    res.summary.pop("residence_method", None)
+    md = report_mod.render_report(res)
+    # 314.4 + 628.8 in the polygons, 943.2 + 1257.6 in building clusters.
+    assert "居住用地/小区边界 residential land-use polygons (小区) + 住宅建筑聚类" in md
+    line = next(x for x in md.splitlines() if "Residents by method" in x)
+    assert "小区边界 landuse 943（2 个 clusters）" in line
+    assert "建筑聚类 buildings 2,201（2 个 clusters）" in line
+
+
+@pytest.mark.slow
+def test_bundled_partly_mapped_xiaoqu_end_to_end(written, nanjing_result):
+    """The 42 ha 小区 of the bundled district with one mapped building: found with osmium,
+    then followed into clusters.csv, summary.json and the report."""
+    from conftest import BUNDLED_OSM
+    from test_residences import _osm_residential
+
+    polys, blds = _osm_residential(BUNDLED_OSM, untyped=True)
+    inside = [sum(p.contains(g.representative_point()) for g, _ in blds) for p in polys]
+    (xq,) = [p for p, n in zip(polys, inside, strict=True) if 40e4 < p.area < 45e4 and n == 1]
+    csv = pd.read_csv(written / "clusters.csv", encoding="utf-8-sig")
+    (i,) = np.flatnonzero(np.isclose(csv["area_m2"], xq.area, rtol=1e-3))
+    row = csv.iloc[i]
+    res = nanjing_result.study.residences
+    # The rule of docs/guide/method.md: area x plot ratio / m2 per dwelling x persons.
+    assert row["population"] == round(xq.area * res.default_far / res.dwelling_m2 * 2.62)
+    assert row["population_method"] == "plot_ratio" and bool(row["population_low"])
+    per_ha = row["population"] / (xq.area / 10_000)
+    assert 150 < per_ha < 1_000  # central Nanjing; it was 2 per hectare
+    # The columns reach clusters.csv for every cluster, and the summary counts them.
+    assert set(csv["population_method"]) <= {"buildings", "plot_ratio"}
+    summary = json.loads((written / SUMMARY_JSON).read_text(encoding="utf-8"))
+    low = summary["population_low"]
+    assert low["clusters"] == int(csv["population_low"].sum())
+    assert low["residents"] == pytest.approx(csv.loc[csv["population_low"], "population"].sum())
+    by_method = summary["residents_by_method"]
+    assert sum(by_method.values()) == pytest.approx(summary["inputs"]["population"])
+    assert by_method["buildings"] > 0 and summary["residence_method"] == "landuse+buildings"
+    md = (written / REPORT_MD).read_text(encoding="utf-8")
+    assert f"Low-confidence populations: {low['clusters']} 个小区" in md
+    assert "Residents by method" in md

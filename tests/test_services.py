@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pyproj
 import pytest
 import shapely
 
@@ -92,8 +93,19 @@ def test_vectorised_rules_agree_with_category_matches(shared_osm):
     feats = read_osm_file(shared_osm / "manhattan-midtown.osm.pbf").features
     cats = load_categories()
     got = find_services(feats, cats)
+    # Areas measured apart from find_services: geodesic, on the WGS-84 ellipsoid.
+    geod = pyproj.Geod(ellps="WGS84")
+    area = [
+        abs(geod.geometry_area_perimeter(g)[0]) if g.geom_type.endswith("Polygon") else None
+        for g in feats.geometry
+    ]
+    assert sum(a is not None and a < 2000 for a in area) > 0  # the park rule has work
     for key, cat in cats.items():
-        want = {i for i, t in enumerate(feats["tags"]) if cat.matches(t)}
+        want = {
+            i
+            for i, t in enumerate(feats["tags"])
+            if cat.matches(t) and not (area[i] is not None and area[i] < cat.min_area_m2)
+        }
         ids = set(
             zip(feats["osm_type"].iloc[list(want)], feats["osm_id"].iloc[list(want)], strict=True)
         )

@@ -666,9 +666,15 @@ def test_residence_polygons_are_estimated_without_counts(tmp_path, area):
     # No counts: area x plot ratio 1.5 / 90 m² x 2.62
     assert c["population"].iloc[0] == round(10_000 * 1.5 / 90 * 2.62)
     assert c["population"].iloc[1] == round(500 * 2.62)
+    # The estimate says how it was made: no building at all is a low-confidence plot-ratio
+    # estimate; the table's own households are the table's figure.
+    assert list(c["population_method"]) == ["plot_ratio", "table"]
+    assert list(c["population_low"]) == [True, False]
 
 
 def test_a_residence_table_is_not_read_when_origins_are_nodes(tmp_path):
+    # A file that exists (paths are checked before the run) but fails if it is read.
+    (tmp_path / "none.csv").write_text("no,coordinates\n1,2\n", encoding="utf-8")
     study = study_from_dict(
         {**load_study().model_dump(), "residences": {"file": str(tmp_path / "none.csv")},
          "reach": {"origins": "nodes"}}

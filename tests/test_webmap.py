@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
-from shapely.geometry import Polygon, box
-from test_outputs import IMG_XSS, SCRIPT_XSS, make_result
+from shapely.geometry import Point, Polygon, box
+from test_outputs import CRS, IMG_XSS, SCRIPT_XSS, make_result
 from typer.testing import CliRunner
 
 from circles._errors import ConfigError
 from circles.config import study_from_dict
-from circles.outputs import MAP_HTML, colours, grades, webmap, write_outputs
+from circles.outputs import MAP_HTML, colours, embed, grades, webmap, write_outputs
 from circles.services import Category
 
 GCJ02_HOSTS = ("autonavi", "amap.com", "gaode", "map.qq.com", "gtimg", "tencent")
@@ -122,7 +125,126 @@ def test_cluster_records_and_isochrones_are_compact():
     meta = _data(text, "circlesMeta")
     assert [c["gap"] for c in meta["cats"]] == [int(k == "elder_care") for k in keys]
     services = _data(text, "circlesServices")
-    assert [len(s) for s in services] == [2, 1, 2, 0]  # market, pharmacy, clinic, elder care
+    # market, pharmacy, clinic, elder care
+    assert [len(c["x"]) for c in services["cats"]] == [2, 1, 2, 0]
+    assert "dense" not in json.dumps(services)  # a few services: one marker each
+
+
+def _services(services: dict) -> list[list[dict]]:
+    """The page's services decoded: per category, one dict per service."""
+    out = []
+    for rec in services["cats"]:
+        x = np.cumsum(rec["x"]) / webmap.SCALE
+        y = np.cumsum(rec["y"]) / webmap.SCALE
+        snap = dict(zip(rec["u"], rec["s"], strict=True))
+        kinds = {"n": "node", "w": "way", "r": "relation", "-": None}
+        out.append(
+            [
+                {
+                    "lon": x[i],
+                    "lat": y[i],
+                    "name": services["names"][rec["n"][i]],
+                    "used": i not in snap,
+                    "snap": snap.get(i),
+                    "osm": (kinds[rec["t"][i]], rec["o"][i]) if "t" in rec else (None, 0),
+                }
+                for i in range(len(x))
+            ]
+        )
+    return out
+
+
+def test_services_are_columns_with_names_stored_once():
+    res = make_result()
+    to_wgs = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(res.services.geometry.x, res.services.geometry.y)
+    data = webmap._service_data(res)
+    cats = _services(data)
+    market, pharmacy, clinic, elder = cats
+    assert elder == []
+    by_name = {s["name"]: s for c in cats for s in c}
+    # escaped once, in the names table
+    assert set(data["names"]) == {
+        "&lt;img src=x onerror=alert(1)&gt;",
+        "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;",
+        "益丰大药房",
+        "社区卫生服务站",
+        "",
+    }
+    for i, name in enumerate(res.services["name"]):
+        s = by_name[html.escape(name, quote=True)]
+        assert abs(s["lon"] - lon[i]) <= 0.6e-5 and abs(s["lat"] - lat[i]) <= 0.6e-5
+    assert by_name["益丰大药房"]["osm"] == ("node", 13) and by_name["益丰大药房"]["used"]
+    unnamed = by_name[""]  # the clinic too far from a street
+    assert unnamed["osm"] == ("relation", 15)
+    assert not unnamed["used"] and unnamed["snap"] == 800
+    assert sorted(s["name"] for s in clinic) == ["", "社区卫生服务站"]
+    assert len(market) == 2 and len(pharmacy) == 1
+
+
+def test_services_without_osm_ids_or_names_and_dense_categories():
+    res = make_result()
+    n = webmap.DENSE_POINTS + 1
+    x0, y0 = res.services.geometry.x.min(), res.services.geometry.y.min()
+    res.services = gpd.GeoDataFrame(
+        {
+            "category": ["market"] * n + ["clinic"],
+            "name": ["便利店"] * n + [None],
+            "osm_type": ["table"] * n + ["node"],
+            "osm_id": [-1] * n + [2**60],  # beyond a browser's whole numbers: no link
+        },
+        geometry=[Point(x0 + i, y0 + (i % 7) * 150) for i in range(n + 1)],
+        crs=CRS,
+    )
+    data = webmap._service_data(res)
+    market, _, clinic, _ = data["cats"]
+    assert market.get("dense") == 1 and "dense" not in clinic
+    assert data["names"] == ["便利店", ""]  # one name for a thousand services
+    assert "t" not in market and "o" not in market and "t" not in clinic
+    assert market["u"] == [] and len(market["x"]) == n
+    # the differences stay small: the services are ordered in rows of 0.001 degrees
+    assert (
+        max(abs(v) for v in market["x"][1:]) < 2_000 and max(abs(v) for v in market["y"][1:]) < 200
+    )
+
+
+def test_population_method_and_low_confidence_only_when_given():
+    res = make_result()
+    clusters = _data(_html(res), "circlesClusters")
+    assert not any("pm" in c or "pl" in c for c in clusters)
+    res.clusters["population_method"] = ["buildings", "<b>plot</b>", None, "x"]
+    res.clusters["population_low"] = [False, True, np.nan, "true"]
+    clusters = _data(_html(res), "circlesClusters")
+    assert [c.get("pm") for c in clusters] == ["buildings", "&lt;b&gt;plot&lt;/b&gt;", None, "x"]
+    assert [c.get("pl") for c in clusters] == [None, 1, None, 1]
+
+
+def test_template_code_in_names_is_shown_never_run():
+    """folium compiles the page's text as a Jinja template: '{{ 7*7 }}' must stay text."""
+    res = make_result()
+    res.clusters.loc[0, "name"] = "{{ 'ninja'|upper }}_A"
+    res.services.loc[0, "name"] = "{{ 'ninja'|upper }}_B{% if 1 %}"
+    res.summary["title"] = "{{ 'ninja'|upper }}_C{#"
+    res.summary["source"] = "{{ 'ninja'|upper }}_D"
+    res.categories["clinic"] = Category(
+        key="clinic", zh="{{ 'ninja'|upper }}_E", en="Cl", color="#123456"
+    )
+    text = _html(res)
+    assert "NINJA_" not in text
+    shown = "&#123;&#123; &#x27;ninja&#x27;|upper }}_"  # the browser shows {{ 'ninja'...
+    assert shown + "C" in text and shown + "D" in text  # the title panel
+    assert _data(text, "circlesClusters")[0]["n"] == shown + "A"
+    assert shown + "B&#123;% if 1 %}" in _data(text, "circlesServices")["names"]
+    assert _data(text, "circlesMeta")["cats"][2]["z"] == shown + "E"
+    assert embed.safe_json(["{{x}}", {"a": {}}]) == '["\\u007b{x}}",{"a":{}}]'
+    assert json.loads(embed.safe_json(["{%", "{#", "{{"])) == ["{%", "{#", "{{"]
+
+
+def test_escape_many_is_escape_text_of_each():
+    texts = ["a<b>", "", "{{x}}", "q\"'&", "零\x00一", "\n"]
+    assert embed.escape_many(texts) == [embed.escape_text(t) for t in texts]
+    assert embed.escape_many(texts[:4]) == [embed.escape_text(t) for t in texts[:4]]
+    assert embed.escape_many([]) == []
 
 
 def test_title_shows_standard_date_and_source():

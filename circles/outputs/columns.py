@@ -196,7 +196,10 @@ def used_mask(clusters: pd.DataFrame) -> pd.Series:
 
 
 def count_value(row: pd.Series | dict, column: str) -> int:
-    """A count cell as an int; -1 (not measured) when missing or not a number.
+    """A count cell as an int; -1 when there is no figure, never 0.
+
+    A count is empty (``<NA>``) for a category with no data in the study (a data gap) and
+    for a cluster that did not join the network; 0 means none within reach.
 
     Parameters
     ----------
@@ -208,11 +211,12 @@ def count_value(row: pd.Series | dict, column: str) -> int:
     Returns
     -------
     int
-        The count, or -1.
+        The count, or -1 when the cell is missing, empty (``<NA>``, NaN) or not a number.
     """
     value = as_number(row.get(column, -1))
-    # An infinite count cannot happen; like NaN it would mean "not measured".
-    return -1 if value is None else int(value)
+    # An infinite count cannot happen; like <NA> it would mean "no figure". Runs written
+    # before counts became nullable hold -1 for a cluster not joined to the network.
+    return -1 if value is None or value < 0 else int(value)
 
 
 def missing_categories(result: StudyResult, row: pd.Series | dict) -> list[str]:
@@ -248,7 +252,7 @@ def coverage(result: StudyResult) -> dict[str, dict[str, float | None]]:
     -------
     dict
         ``{category: {threshold column: share}}``; a share is None for a data gap, or when
-        no cluster joined the network.
+        no cluster joined the network. Empty counts (``<NA>``) count in no share.
     """
     given = result.summary.get("coverage")
     gaps = gap_keys(result)
@@ -266,10 +270,11 @@ def coverage(result: StudyResult) -> dict[str, dict[str, float | None]]:
                 row[t.column] = None
             else:
                 col = count_column(key, t)
-                if col not in used or len(used) == 0:
-                    row[t.column] = None
-                else:
-                    row[t.column] = float((used[col].astype(float) > 0).mean())
+                # Empty counts (<NA>) have no figure: they are left out, never taken as 0.
+                known = used[col].astype(float).dropna() if col in used else None
+                row[t.column] = (
+                    float((known > 0).mean()) if known is not None and len(known) else None
+                )
         if key in gaps:
             row = {c: None for c in row}
         out[key] = row

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from html import escape
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["escape_text", "safe_json"]
+__all__ = ["escape_many", "escape_text", "safe_json"]
+
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
 
 
 def safe_json(value: Any) -> str:
@@ -28,10 +31,14 @@ def safe_json(value: Any) -> str:
     -------
     str
         Compact JSON with ``<``, ``>``, ``&`` and the line separators U+2028 and U+2029
-        written as ``\\u`` escapes, so no text can close the ``<script>`` element.
+        written as ``\\u`` escapes, so no text can close the ``<script>`` element, and a
+        ``{`` that would open a Jinja tag (``{{``, ``{%``, ``{#``) written as ``\\u007b``.
     """
     text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    # "{{", "{%" and "{#" occur only inside strings (JSON's own "{" is followed by '"' or
+    # "}"): written as \u007b they cannot open a Jinja tag when folium compiles the page.
+    text = _JINJA_OPEN.sub(r"\\u007b", text)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -46,8 +53,11 @@ def escape_text(value: Any) -> str:
     Returns
     -------
     str
-        ``str(value)`` escaped with :func:`html.escape` (quotes included).
+        ``str(value)`` escaped with :func:`html.escape` (quotes included), and ``{``
+        written ``&#123;`` so that no text opens a Jinja tag in folium's templates.
     """
+    if isinstance(value, str):
+        return _escape(value)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     try:
@@ -55,4 +65,29 @@ def escape_text(value: Any) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    return escape(str(value), quote=True)
+    return _escape(str(value))
+
+
+def _escape(text: str) -> str:
+    # "{" as a character reference: folium compiles a page's text as a Jinja template,
+    # where "{{ ... }}" in a name would run as code
+    return escape(text, quote=True).replace("{", "&#123;")
+
+
+def escape_many(texts: list[str]) -> list[str]:
+    """:func:`escape_text` of many strings at once (200,000 names in a fraction of a second).
+
+    Parameters
+    ----------
+    texts : list of str
+        The strings to escape.
+
+    Returns
+    -------
+    list of str
+        Each string escaped as :func:`escape_text` escapes it, in the same order.
+    """
+    joined = "\0".join(texts)
+    if joined.count("\0") != max(len(texts) - 1, 0):  # a NUL inside a text: one by one
+        return [_escape(t) for t in texts]
+    return _escape(joined).split("\0") if texts else []

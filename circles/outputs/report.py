@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from circles.outputs import columns
+from circles.residences import MIN_COVERAGE
 from circles.result import StudyResult
 from circles.settings import OSM_ATTRIBUTION, OSM_COPYRIGHT_URL
+from circles.summary import residence_estimates
 from circles.values import format_number
 
 if TYPE_CHECKING:
@@ -65,6 +67,18 @@ _METHODS = {
     "grid": "规则网格 a regular grid over built-up land",
     "table": "用户提供的表格 a table supplied by the user",
 }
+_METHODS_SHORT = {
+    "landuse": "小区边界 landuse",
+    "buildings": "建筑聚类 buildings",
+    "grid": "网格 grid",
+    "table": "表格 table",
+}
+# Marks a low-confidence population in the per-cluster tables.
+LOW_MARK = "†"
+_LOW_LEGEND = (
+    f"{LOW_MARK} 低可信度人口估计（见数据概况）。 Low-confidence population estimate "
+    "(see the data summary)."
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,6 +261,37 @@ def _share(value: float | None) -> str:
     return GAP if value is None else columns.format_share(value)
 
 
+def _method_text(method: str) -> str:
+    """A residence method in words; ``landuse+buildings`` names both."""
+    return " + ".join(_METHODS.get(m, m) for m in str(method).split("+"))
+
+
+def low_confidence_ids(result: StudyResult) -> set[str]:
+    """The clusters whose population is a low-confidence estimate.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A study result; clusters without a ``population_low`` column have none.
+
+    Returns
+    -------
+    set of str
+        Their ``cluster_id``.
+    """
+    c = result.clusters
+    if c is None or "population_low" not in c or len(c) == 0:
+        return set()
+    low = c["population_low"].fillna(False).to_numpy(dtype=bool)
+    return set(c["cluster_id"].astype(str).to_numpy()[low])
+
+
+def _residents(value: Any, cluster_id: Any, low: set[str]) -> str:
+    """A cluster's residents, marked when the estimate is low-confidence."""
+    text = format_number(value)
+    return f"{text} {LOW_MARK}" if str(cluster_id) in low else text
+
+
 # ---------------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------------
@@ -260,9 +305,8 @@ def _data_section(result: StudyResult) -> list[Block]:
     clusters = result.clusters
     # The report is written only by a full run, which has clusters and their services.
     assert clusters is not None and result.services is not None
-    method = s.get("residence_method") or (
-        ", ".join(sorted(set(clusters["method"].astype(str)))) if len(clusters) else "—"
-    )
+    est = residence_estimates(clusters)
+    method = s.get("residence_method") or (est["residence_method"] if len(clusters) else "—")
     pop = clusters["population"].astype(float).sum() if len(clusters) else 0.0
     items: list[list[Inline]] = [[f"数据来源 Source: {s.get('source', '—')}"]]
     n_nodes = format_number(net.get("nodes", result.network.n_nodes))
@@ -285,10 +329,19 @@ def _data_section(result: StudyResult) -> list[Block]:
     items.append(
         [
             f"居住单元 Residential clusters: {len(clusters):,} "
-            f"（方法 method: {_METHODS.get(str(method), method)}），"
+            f"（方法 method: {_method_text(method)}），"
             f"估计人口 estimated residents ≈ {pop:,.0f}"
         ]
     )
+    by_method = est["residents_by_method"]
+    if len(by_method) > 1:
+        kinds = clusters["method"].astype(str)
+        parts = [
+            f"{_METHODS_SHORT.get(m, m)} {n:,.0f}（{int((kinds == m).sum())} 个 clusters）"
+            for m, n in by_method.items()
+        ]
+        items.append([f"各方法估计人口 Residents by method: {'; '.join(parts)}"])
+    items += _low_confidence_items(result, est["population_low"], pop)
     items.append(
         [
             f"未接入步行网络 Not snapped to the network: {n_unused_c:,} 个小区 clusters, "
@@ -324,6 +377,28 @@ def _data_section(result: StudyResult) -> list[Block]:
         Heading(2, "数据概况 Data summary"),
         Bullets(items),
         Table(["服务类别 Category", "找到 Found", "已接入 Used", "备注 Note"], rows, "lrrl"),
+    ]
+
+
+def _low_confidence_items(
+    result: StudyResult, low: dict[str, Any], total: float
+) -> list[list[Inline]]:
+    """A line on the clusters whose population is a low-confidence estimate."""
+    if not low["clusters"]:
+        return []
+    res = result.study.residences
+    share = f" ({low['residents'] / total:.0%})" if total > 0 else ""
+    return [
+        [
+            f"低可信度人口 Low-confidence populations: {low['clusters']:,} 个小区 clusters，"
+            f"≈ {low['residents']:,.0f} 人 residents{share}，在下列表格中出现时标 {LOW_MARK}。"
+            "其人口不是由已绘制的建筑算出：小区内建筑覆盖不足 "
+            f"{MIN_COVERAGE:.0%}（按容积率 {res.default_far:g} 估计）或网格的假定密度。"
+            f" Marked {LOW_MARK} where the tables below list them: their population does "
+            "not rest on mapped buildings: a 小区 whose buildings cover less than "
+            f"{MIN_COVERAGE:.0%} of it (estimated with plot ratio {res.default_far:g}), or a "
+            "grid cell's assumed density."
+        ]
     ]
 
 
@@ -597,13 +672,14 @@ def _least_served_section(result: StudyResult) -> list[Block]:
         )
     )
     rows = []
+    low = low_confidence_ids(result)
     for reached, _, row, missing in records[:N_LEAST]:
         miss_text = "; ".join(f"{result.categories[k].label} ({_near(row, k)})" for k in missing)
         rows.append(
             [
                 row.get("cluster_id"),
                 row.get("name") or "—",
-                format_number(row.get("population")),
+                _residents(row.get("population"), row.get("cluster_id"), low),
                 f"{reached}/{len(avail)}",
                 miss_text or "—",
             ]
@@ -621,7 +697,13 @@ def _least_served_section(result: StudyResult) -> list[Block]:
             "llrrl",
         )
     )
-    return out
+    return out + _legend(rows)
+
+
+def _legend(rows: list[list[Any]]) -> list[Block]:
+    """The low-confidence mark's legend, under a table that shows the mark."""
+    marked = any(isinstance(v, str) and v.endswith(f" {LOW_MARK}") for r in rows for v in r)
+    return [_p(_LOW_LEGEND)] if marked else []
 
 
 def _worst_scored_section(result: StudyResult) -> list[Block]:
@@ -649,6 +731,7 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
         )
     )
     rows = []
+    low = low_confidence_ids(result)
     by_id = result.clusters.set_index(result.clusters["cluster_id"].astype(str))
     for _, r in worst.iterrows():
         crow = by_id.loc[r["cluster_id"]]
@@ -668,7 +751,7 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
             [
                 r["cluster_id"],
                 r["name"] if isinstance(r["name"], str) and r["name"] else "—",
-                format_number(r["population"]),
+                _residents(r["population"], r["cluster_id"], low),
                 columns.format_share(float(r["std_completeness"])),
                 " / ".join(parts),
             ]
@@ -686,7 +769,7 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
             "llrrl",
         )
     )
-    return out
+    return out + _legend(rows)
 
 
 def _req_near(row: pd.Series, req: Requirement) -> str:
@@ -763,6 +846,7 @@ def _blind_spots_section(result: StudyResult) -> list[Block]:
         )
     )
     rows = []
+    low = low_confidence_ids(result)
     for _, r in spots.iterrows():
         lv = std.level(r["level"])
         near = r["nearest_m"]
@@ -770,7 +854,7 @@ def _blind_spots_section(result: StudyResult) -> list[Block]:
             [
                 r["cluster_id"],
                 r["name"] or "—",
-                format_number(r["population"]),
+                _residents(r["population"], r["cluster_id"], low),
                 f"{lv.zh}",
                 f"{r['zh']} {r['en']}",
                 "不可达 unreachable"
@@ -794,7 +878,7 @@ def _blind_spots_section(result: StudyResult) -> list[Block]:
             "llrllrr",
         )
     )
-    return out
+    return out + _legend(rows)
 
 
 def _standard_section(result: StudyResult) -> list[Block]:
@@ -910,13 +994,17 @@ def _method_section(result: StudyResult) -> list[Block]:
         [
             f"人口估计 Population estimate: 住宅建筑面积 ÷ {res.dwelling_m2:g} m² 每户 × "
             f"{res.persons_per_dwelling:g} 人每户（无层数时按 {res.default_levels:g} 层；"
-            f"无建筑的小区按容积率 {res.default_far:g}；"
+            f"建筑覆盖不足小区面积 {MIN_COVERAGE:.0%}（含无建筑）时取建筑面积与容积率 "
+            f"{res.default_far:g} 估计中较大者，并标为低可信度；"
             f"网格按每公顷 {res.grid_persons_per_ha:g} 人）。"
             f" Residential floor area ÷ {res.dwelling_m2:g} m² per dwelling × "
             f"{res.persons_per_dwelling:g} persons per dwelling ({res.default_levels:g} storeys "
-            f"when untagged, plot ratio {res.default_far:g} for an area without mapped "
-            f"buildings, {res.grid_persons_per_ha:g} persons/ha for grid cells). An estimate, "
-            "not a census."
+            f"when untagged; a 小区 whose buildings cover less than {MIN_COVERAGE:.0%} of it, "
+            f"or none, takes the larger of its buildings' floor area and plot ratio "
+            f"{res.default_far:g} × its area, flagged low-confidence; "
+            f"{res.grid_persons_per_ha:g} persons/ha for grid cells). With "
+            "residences.method auto, 小区 polygons and clusters of the residential buildings "
+            "outside them are both counted. An estimate, not a census."
         ],
         [
             f"步行范围图 Walking areas: 阈值内可达的路段两侧各 {study.isochrones.buffer_m:g} m。 "

@@ -6,13 +6,28 @@ areas of a residential area shown when it is clicked.
 the page is escaped with :func:`html.escape` in Python before it is embedded; the browser
 code only joins those escaped strings with numbers, never with raw data. Everything embedded
 in a script is JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e`` and
-``\\u0026`` (:func:`safe_json`), so no text can close the ``<script>`` element.
+``\\u0026`` (:func:`safe_json`), so no text can close the ``<script>`` element. folium
+compiles a page's text as a Jinja template, so ``{`` is escaped too (a name holding
+``{{ ... }}`` would otherwise run as template code), and this module's own text and data
+go into the page as :class:`RawText`, which is not compiled.
 
 **Size.** Geometry is simplified in metres for display (the GeoPackage keeps it whole),
-rounded to 1e-5 degrees (about 1 m) and delta-encoded as integers; popups and tooltips of
-residential areas are built in the browser from numbers and the escaped labels, which are
-embedded once. A Malta run (about 900 areas, 2,700 walking areas, 2,800 services) makes a
-page of about 7 MB (see ``benchmarks/RESULTS.md``).
+rounded to 1e-5 degrees (about 1 m) and delta-encoded as integers; popups and tooltips are
+built in the browser from numbers and the escaped labels, which are embedded once. Services
+are columns per category, each distinct name stored once (:func:`_service_data`). A Malta
+run (about 900 areas, 2,700 walking areas, 2,800 services) makes a page of about 7 MB (see
+``benchmarks/RESULTS.md``); 200,000 services from a POI table add about 10 MB (they made
+70 MB before), and ``tests/test_map_size.py`` keeps such a page under 15 MB.
+
+**Many services.** A category of more than :data:`DENSE_POINTS` services is drawn on a
+canvas, one per map tile (``L.CirclesPoints`` in ``static/map.js``): nearby services are one
+ring with their count, coloured by category, until zoom 17, where each is a dot; a click on
+a ring zooms in, a click on a dot opens its popup. Thousands of vector markers would make
+the page slow to pan, on a phone above all.
+
+**Phones.** On a screen up to 700 px wide the layer control, the legend and the title's
+details start closed (a tap opens them), tooltips are left out where nothing hovers, and
+popups are sized to the screen, clear of the panels, scrolling inside it.
 
 **Assets.** Only Leaflet is needed (no jQuery, Bootstrap or icon fonts). By default the page
 loads it from the jsDelivr CDN, as folium does; ``self_contained=True`` embeds it instead,
@@ -41,6 +56,7 @@ from urllib.parse import quote
 import folium
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
@@ -48,8 +64,8 @@ from geopandas import GeoDataFrame
 
 from circles.outputs import columns
 from circles.outputs.colours import BLIND, category_colors, isochrone_colors
+from circles.outputs.embed import escape_many, safe_json
 from circles.outputs.embed import escape_text as _e
-from circles.outputs.embed import safe_json
 from circles.outputs.files import WGS84
 from circles.outputs.grades import (
     CLASSES,
@@ -71,6 +87,10 @@ DECIMALS = 5
 OSM_URL = "https://www.openstreetmap.org"
 OSM_TYPES = frozenset({"node", "way", "relation"})
 BASEMAPS: tuple[str, ...] = ("osm", "light", "none")
+# A category with more services than this is drawn as clusters on a canvas (map.js,
+# CirclesPoints) rather than as one vector marker each, which a phone cannot pan with.
+DENSE_POINTS = 1_000
+_SAFE_INT = 2**53  # larger ids lose digits as a browser's numbers: no OSM link for them
 
 LEAFLET_VERSION = "1.9.3"  # folium's version, and the xstatic-leaflet package's
 LEAFLET_JS_URL = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.js"
@@ -232,55 +252,116 @@ def encode_point(geom: Any) -> list[int] | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _osm_link(osm_type: Any, osm_id: Any) -> str:
-    kind = str(osm_type) if osm_type is not None and not pd.isna(osm_type) else ""
-    try:
-        ident = int(osm_id)
-    except (TypeError, ValueError):
-        return ""
-    if kind not in OSM_TYPES or ident <= 0:
-        return ""
-    ref = f"{kind}/{ident}"
-    return f"<a href='{escape(f'{OSM_URL}/{ref}')}' target='_blank' rel='noopener'>{ref}</a>"
+def _osm_refs(services: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per service, the OSM type letter (``n``, ``w``, ``r``; ``-`` for none) and id (0 none).
+
+    Only positive ids of nodes, ways and relations link to openstreetmap.org (a POI table's
+    rows and JOSM's new objects do not), and only ids a browser's numbers hold exactly.
+    """
+    n = len(services)
+    letters = np.full(n, "-")
+    if "osm_type" not in services or "osm_id" not in services:
+        return letters, np.zeros(n, dtype=np.int64)
+    kinds = services["osm_type"].astype(object).to_numpy()
+    ids = pd.to_numeric(services["osm_id"], errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(ids) & (ids > 0) & (ids <= _SAFE_INT)
+    whole &= ids == np.floor(np.where(whole, ids, 0))
+    for kind in OSM_TYPES:
+        letters[whole & (kinds == kind)] = kind[0]
+    return letters, np.where(letters != "-", ids, 0).astype(np.int64)
 
 
-def _service_popup(result: StudyResult, row: pd.Series) -> str:
-    cat = result.categories.get(str(row.get("category")))
-    label = _e(cat.label if cat else row.get("category"))
-    name = _e(row.get("name")) or "无名称 unnamed"
-    parts = [f"<b>{name}</b>", f"<div>类别 Category: {label}</div>"]
-    link = _osm_link(row.get("osm_type"), row.get("osm_id"))
-    if link:
-        parts.append(f"<div>OSM: {link}</div>")
-    if not bool(row.get("used", True)):
-        parts.append(
-            "<div class='cc-warn'>离步行道路太远，未计入 · too far from a walkable street, "
-            f"not counted ({columns.format_metres(row.get('snap_m'))})</div>"
-        )
-    return "<div class='cc-pop'>" + "".join(parts) + "</div>"
+def _lonlat(services: GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Where each service is drawn: longitudes and latitudes (NaN without a geometry).
+
+    A service that is not a point (an area from a table) is drawn at a point inside it.
+    Reprojects the coordinates alone, which is many times faster than the geometries.
+    """
+    geoms = np.asarray(services.geometry.array)
+    shown = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    lon = np.full(len(geoms), np.nan)
+    lat = np.full(len(geoms), np.nan)
+    if not shown.any():
+        return lon, lat
+    points = geoms[shown]
+    areas = shapely.get_type_id(points) != 0
+    points[areas] = shapely.point_on_surface(points[areas])
+    xy = shapely.get_coordinates(points)
+    source = pyproj.CRS.from_user_input(services.crs or crs)
+    if source.is_geographic and source.equals(pyproj.CRS.from_user_input(WGS84)):
+        lon[shown], lat[shown] = xy[:, 0], xy[:, 1]
+    else:
+        to_wgs = pyproj.Transformer.from_crs(source, WGS84, always_xy=True)
+        lon[shown], lat[shown] = to_wgs.transform(xy[:, 0], xy[:, 1])
+    return lon, lat
 
 
-def _service_data(result: StudyResult) -> dict[str, list[list]]:
-    """Per category: ``[x, y, used, tooltip, popup]`` of each service (text escaped)."""
+def _delta(values: np.ndarray) -> list[int]:
+    """Integers as their first value, then differences (small numbers, short JSON)."""
+    return np.diff(values, prepend=0).tolist() if len(values) else []
+
+
+def _service_data(result: StudyResult) -> dict[str, Any]:
+    """The services of each category in columns, names stored once (see the module docstring).
+
+    ``names`` holds each distinct name once (escaped; ``""`` for unnamed services);
+    ``cats`` one record per category of ``result.categories``, in its order: ``x`` and
+    ``y`` delta-encoded integers of 1e-5 degrees, in bands of 0.001 degrees of latitude
+    (so the differences are small), ``n`` the index of each service's name, ``u`` the
+    services not counted (too far from a walkable street) with their distances ``s`` in
+    metres, ``t`` (a letter per service: ``n``, ``w``, ``r`` or ``-``) and ``o`` the OSM
+    ids (0 for none) when any service links to OpenStreetMap, and ``dense`` 1 for a
+    category of more than :data:`DENSE_POINTS` services, drawn in clusters on a canvas.
+    """
     services = result.services
     assert services is not None  # the map is drawn only by a full run, which has services
-    out: dict[str, list[list]] = {k: [] for k in result.categories}
+    keys = list(result.categories)
+    empty: dict[str, Any] = {"x": [], "y": [], "n": [], "u": [], "s": []}
     if len(services) == 0 or "category" not in services:
-        return out
-    points = simplified_wgs84(services, result.network.crs, 0.0)
-    used = columns.used_mask(services).to_numpy()
+        return {"names": [], "cats": [dict(empty) for _ in keys]}
+    lon, lat = _lonlat(services, result.network.crs)
     cats = services["category"].astype(str).to_numpy()
-    for i, (_, row) in enumerate(services.iterrows()):
-        if cats[i] not in out:
-            continue
-        xy = encode_point(points[i])
-        if xy is None:
-            continue
-        cat = result.categories[cats[i]]
-        name = _e(row.get("name")) or "无名称 unnamed"
-        tip = f"{name} · {_e(cat.zh)}"
-        out[cats[i]].append([xy[0], xy[1], int(bool(used[i])), tip, _service_popup(result, row)])
-    return out
+    present = np.isfinite(lon) & np.isfinite(lat) & np.isin(cats, keys)
+    xy = np.zeros((len(services), 2), dtype=np.int64)
+    xy[present, 0] = np.round(lon[present] * SCALE)
+    xy[present, 1] = np.round(lat[present] * SCALE)
+    used = columns.used_mask(services).to_numpy()
+    snap_m = np.full(len(services), np.nan)
+    if "snap_m" in services:
+        snap_m = pd.to_numeric(services["snap_m"], errors="coerce").to_numpy(dtype=float)
+    letters, ids = _osm_refs(services)
+    names = services["name"] if "name" in services else pd.Series("", index=services.index)
+    text = names.astype(object).where(names.notna(), "").astype(str).str.strip()
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object))
+    out = []
+    for key in keys:
+        idx = np.flatnonzero(present & (cats == key))
+        band = xy[idx, 1] // 100
+        order = np.lexsort((np.where(band % 2 == 0, xy[idx, 0], -xy[idx, 0]), band))
+        idx = idx[order]  # a row of 0.001 degrees at a time, back and forth
+        not_used = np.flatnonzero(~used[idx])
+        rec: dict[str, Any] = {
+            "x": _delta(xy[idx, 0]),
+            "y": _delta(xy[idx, 1]),
+            "n": codes[idx].tolist(),
+            "u": not_used.tolist(),
+            "s": [whole_number(v) for v in snap_m[idx[not_used]]],
+        }
+        if (ids[idx] > 0).any():
+            rec["t"] = "".join(letters[idx].tolist())
+            rec["o"] = ids[idx].tolist()
+        if len(idx) > DENSE_POINTS:
+            rec["dense"] = 1
+        out.append(rec)
+    return {"names": escape_many(uniques.tolist()), "cats": out}
+
+
+def _is_true(value: Any) -> bool:
+    """A flag cell read as a flag: True, 1, "true", "yes"; missing values are False."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    v = as_number(value)
+    return v is not None and v != 0
 
 
 def _cluster_data(
@@ -293,7 +374,9 @@ def _cluster_data(
     class (-1 when not joined), ``r`` categories reached at the largest threshold, ``m``
     indices of the missing categories, ``c`` counts per category and threshold (null for a
     data gap), ``d`` nearest distance per category (m, null if none reachable), ``gr`` the
-    standard's grade (escaped) when scoring provided one, ``g`` outline. ``classes``: the
+    standard's grade (escaped) when scoring provided one, ``pm`` how the population was
+    estimated (escaped) and ``pl`` 1 for a low-confidence estimate, when the clusters have
+    those columns, ``g`` outline. ``classes``: the
     colour class of scored clusters (:func:`grade_classes`); the others are coloured by the
     share of categories they reach.
     """
@@ -344,6 +427,11 @@ def _cluster_data(
             rec["k"] = -1
         if cid in grades:
             rec["gr"] = grades[cid]
+        method = _e(row.get("population_method"))
+        if method:
+            rec["pm"] = method
+        if _is_true(row.get("population_low")):
+            rec["pl"] = 1
         out.append(rec)
     return out
 
@@ -395,6 +483,42 @@ def _meta(result: StudyResult, iso_colors: list[str], cat_colors: dict[str, str]
 # ---------------------------------------------------------------------------------------
 
 
+class RawText(Element):
+    """Text put in the page as it is.
+
+    folium's ``Element`` compiles its text as a Jinja template, and folium's macro elements
+    compile their output again: an OSM name holding ``{{ ... }}`` would run as template
+    code, and compiling megabytes of data takes seconds. Text escaped with
+    :func:`circles.outputs.embed.escape_text` or :func:`safe_json` is inert even there;
+    this element skips the compiling altogether.
+
+    Parameters
+    ----------
+    text : str
+        The HTML, script or style to put in the page.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "RawText"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """The text, as it is.
+
+        Parameters
+        ----------
+        **kwargs : Any
+            Ignored (folium passes its rendering options).
+
+        Returns
+        -------
+        str
+            The text given.
+        """
+        return self.text
+
+
 class _Layers(MacroElement):
     """Draws every layer from the embedded data into the folium groups of the layer control.
 
@@ -407,10 +531,11 @@ class _Layers(MacroElement):
         meta: dict,
         isochrones: dict,
         clusters: list,
-        services: list,
+        services: dict,
         clusters_group: str,
         blind_group: str,
         cat_groups: list[str],
+        control: str,
     ) -> None:
         super().__init__()
         self._name = "CirclesLayers"
@@ -423,6 +548,28 @@ class _Layers(MacroElement):
         self.clusters_group = clusters_group
         self.blind_group = blind_group
         self.cat_groups = ", ".join(cat_groups)
+        self.control = control
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the code and the layers' script to the page (as MacroElement, not compiled).
+
+        Parameters
+        ----------
+        **kwargs : Any
+            folium's rendering options, passed to the template's macros.
+
+        Returns
+        -------
+        str
+            Nothing to put where the element stands (``""``): it writes into the page's
+            header and script.
+        """
+        figure = self.get_root()
+        assert isinstance(figure, Figure)
+        module = self._template.module
+        figure.header.add_child(RawText(module.header(self, kwargs)), name=self.get_name())
+        figure.script.add_child(RawText(module.script(self, kwargs)), name=self.get_name())
+        return ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,16 +632,17 @@ def _title_panel(result: StudyResult) -> str:
     if source:
         meta.append(f"数据来源 Data source: {source}")
     meta_html = "".join(f"<div class='cc-meta'>{m}</div>" for m in meta)
+    # <details>: open on a wide screen; on a phone map.js closes it to the title alone
     return (
-        "<div class='cc-panel cc-title'>"
-        f"<h1>{title}</h1>"
+        "<details class='cc-panel cc-title' open>"
+        f"<summary><h1>{title}</h1></summary>"
         f"{meta_html}"
         "<div class='cc-meta'>地图数据 Map data: "
         f"<a href='{OSM_COPYRIGHT_URL}' target='_blank' rel='noopener'>"
         f"{_e(OSM_ATTRIBUTION)}</a></div>"
         "<div class='cc-meta'>点击小区查看步行范围和服务 · "
         "Click a residential area to see its walking range and services</div>"
-        "</div>"
+        "</details>"
     )
 
 
@@ -560,7 +708,12 @@ def _legend(
             "<div class='cc-note'>无数据（不计为缺少）· no data, not counted as missing: "
             f"{names}</div>"
         )
-    return "<div class='cc-panel cc-legend'>" + "".join(rows) + "</div>"
+    # <details>: a phone's screen starts with it closed (map.js), a tap opens it
+    return (
+        "<details class='cc-panel cc-legend' open><summary>图例 Legend</summary>"
+        + "".join(rows)
+        + "</details>"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -695,8 +848,8 @@ def use_assets(m: folium.Map, self_contained: bool) -> None:
     js = inline_js((base / "leaflet.js").read_text(encoding="utf-8"))
     css = inline_css((base / "leaflet.css").read_text(encoding="utf-8"), base)
     header = map_figure(m).header
-    header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")
-    header.add_child(Element(f"<script>{js}</script>"), name="leaflet")
+    header.add_child(RawText(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(RawText(f"<script>{js}</script>"), name="leaflet")
 
 
 # ---------------------------------------------------------------------------------------
@@ -794,7 +947,7 @@ def layer_name(label: str, color: str | None = None, note: str = "") -> str:
         The HTML of the entry.
     """
     dot = f"<span class='cc-dot' style='background:{color}'></span>" if color else ""
-    return f"{dot}{escape(label)}{escape(note)}"
+    return f"{dot}{_e(label)}{_e(note)}"
 
 
 def build_map(
@@ -845,9 +998,9 @@ def build_map(
 
     root = map_figure(m)
     title = _e(result.summary.get("title") or result.study.display_title)
-    root.header.add_child(Element(f"<title>{title}</title>"))
-    root.header.add_child(Element(f"<style>\n{static_text('map.css')}</style>"))
-    root.html.add_child(Element(_title_panel(result)))
+    root.header.add_child(RawText(f"<title>{title}</title>"))
+    root.header.add_child(RawText(f"<style>\n{static_text('map.css')}</style>"))
+    root.html.add_child(RawText(_title_panel(result)))
 
     by_threshold = isochrone_colors(result.thresholds)
     iso_colors = [by_threshold[float(t.distance_m)] for t in result.thresholds]
@@ -866,26 +1019,28 @@ def build_map(
     gaps = columns.gap_keys(result)
     services = _service_data(result)
     cat_groups = []
-    for key, cat in result.categories.items():
-        note = " · 无数据 no data" if key in gaps else f" ({len(services[key])})"
+    for n, (key, cat) in enumerate(result.categories.items()):
+        note = " · 无数据 no data" if key in gaps else f" ({len(services['cats'][n]['x']):,})"
         group = folium.FeatureGroup(
             name=layer_name(cat.label, cat_colors[key], note), show=key not in gaps
         ).add_to(m)
         cat_groups.append(group.get_name())
-    # before the layers' script, which reads the control's size to place popups
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    # before the layers' script, which reads the control's size to place popups and
+    # collapses it on a phone's screen
+    control = folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(
         _Layers(
             _meta(result, iso_colors, cat_colors),
             _isochrone_data(result, by_threshold),
             clusters,
-            [services[k] for k in result.categories],
+            services,
             clusters_group.get_name(),
             blind_group.get_name(),
             cat_groups,
+            control.get_name(),
         )
     )
-    root.html.add_child(Element(_legend(result, iso_colors, grades, clusters)))
+    root.html.add_child(RawText(_legend(result, iso_colors, grades, clusters)))
     if bounds is not None:
         m.fit_bounds(bounds, padding=(20, 20))
     return m

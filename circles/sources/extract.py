@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from circles._errors import InputError
+
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
 
@@ -147,10 +149,18 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
     OsmExtract
         Runs of at least two consecutive nodes inside the polygon, each a way of its
         own, and the features that intersect it.
+
+    Raises
+    ------
+    InputError
+        If the extract has ways but none of their nodes lies inside the polygon: the
+        boundary is wrong (elsewhere, or in another CRS), not the data.
     """
     import shapely
 
     inside = shapely.contains_xy(polygon, extract.lon, extract.lat)
+    if len(inside) and not inside.any():
+        raise InputError(_outside_message(extract, polygon))
     way_ids: list[int] = []
     names: list[str] = []
     ptr: list[int] = [0]
@@ -181,4 +191,30 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
         source=extract.source,
         n_broken_areas=extract.n_broken_areas,
         way_names=np.asarray(names, dtype=np.str_),
+    )
+
+
+def _outside_message(extract: OsmExtract, polygon: Any) -> str:
+    """Why no way of an extract is inside a boundary, in one line."""
+    import shapely
+
+    data = shapely.box(extract.lon.min(), extract.lat.min(), extract.lon.max(), extract.lat.max())
+    west, south, east, north = polygon.bounds
+    where = f"lon {west:.4f} to {east:.4f}, lat {south:.4f} to {north:.4f}"
+    if polygon.intersects(data):
+        return (
+            f"{extract.source}: no walkable way lies inside the boundary ({where}), though "
+            "it overlaps the file's area; check that the boundary outlines the study area"
+        )
+    swapped = shapely.transform(polygon, lambda xy: xy[:, ::-1])
+    hint = (
+        "; its longitude and latitude seem swapped: write each point as [longitude, "
+        "latitude], as GeoJSON wants"
+        if swapped.intersects(data)
+        else "; give a boundary inside the file's area, or a file that covers the boundary"
+    )
+    lon, lat = extract.lon, extract.lat
+    return (
+        f"{extract.source}: the boundary ({where}) lies outside the data (lon "
+        f"{lon.min():.4f} to {lon.max():.4f}, lat {lat.min():.4f} to {lat.max():.4f}){hint}"
     )

@@ -36,7 +36,7 @@ import yaml
 from pydantic import ValidationError
 
 from circles._errors import CirclesError
-from circles._yaml import safe_load
+from circles._yaml import read_yaml_text, safe_load
 from circles.standards.model import (
     CHECK_ERROR,
     Grade,
@@ -176,7 +176,7 @@ def _resolve_raw(
         where = str(path)
         if where in seen:
             raise StandardError(f"{where}: 'extends' loops back to itself")
-        raw = _read_yaml(path.read_text(encoding="utf-8"), where)
+        raw = _read_yaml(read_yaml_text(path, StandardError), where)
         base_dir = path.parent
         raw.setdefault("key", re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.") or "custom")
     parents: tuple[str, ...] = ()

@@ -145,7 +145,7 @@ def _catalogue(info: ValidationInfo) -> Mapping[str, Category]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Keyed(Protocol):
@@ -203,7 +203,9 @@ class CategorySpec(_Model):
 
     The layout of ``circles/data/categories.yaml``; see :class:`circles.services.Category`.
     A category defined by a standard is measured only when a standard refers to it
-    (``default`` False).
+    (``default`` False). ``min_area_m2`` drops features mapped as smaller areas;
+    ``radius_by_area`` lists ``[min_area_m2, radius_m]`` pairs (any order; kept from the
+    largest area down), two different areas each.
     """
 
     zh: str
@@ -215,6 +217,21 @@ class CategorySpec(_Model):
     amap_note: str | None = None
     note: str | None = None
     default: bool = False
+    min_area_m2: float = Field(0.0, ge=0, allow_inf_nan=False)
+    radius_by_area: list[
+        tuple[
+            Annotated[float, Field(ge=0, allow_inf_nan=False)],
+            Annotated[float, Field(gt=0, allow_inf_nan=False)],
+        ]
+    ] = Field(default_factory=list)
+
+    @field_validator("radius_by_area")
+    @classmethod
+    def _distinct_areas(cls, bands: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        areas = [a for a, _ in bands]
+        if len(set(areas)) < len(areas):
+            raise invalid("give each min_area_m2 once in radius_by_area ([min_area_m2, radius_m])")
+        return sorted(bands, reverse=True)
 
     def category(self, key: str) -> Category:
         """The category this defines.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,29 @@ from circles.sources.tables.read import normalize_header
 
 if TYPE_CHECKING:
     from circles.services import Category, Unmapped
+
+
+_CODE_SEP = re.compile(r"[|,;/\s]+")
+_CODE = re.compile(r"(\d{1,6})(?:\.0+)?")
+_LEVEL_SEP = re.compile(r"[;；>/]")
+_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+Search = Callable[[str], "re.Match[str] | None"]
+
+
+def _nowhere(text: str) -> None:
+    """The search of a category without keywords: never found."""
+    return None
+
+
+def _any_of(patterns: tuple[str, ...]) -> str | None:
+    """One alternation of several patterns (leading inline flags made local), or None."""
+    parts = []
+    for p in patterns:
+        m = _FLAGS.match(p)
+        parts.append(f"(?{m.group(1)}:{p[m.end() :]})" if m else f"(?:{p})")
+    return "|".join(parts) or None
 
 
 def code_prefix(code: str) -> str:
@@ -47,8 +71,8 @@ def row_codes(text: str) -> list[str]:
         The codes, zero-padded to six digits; empty when there is none.
     """
     out = []
-    for part in re.split(r"[|,;/\s]+", str(text).strip()):
-        m = re.fullmatch(r"(\d{1,6})(?:\.0+)?", part)
+    for part in _CODE_SEP.split(str(text).strip()):
+        m = _CODE.fullmatch(part)
         if m:
             out.append(m.group(1).zfill(6))
     return out
@@ -56,7 +80,7 @@ def row_codes(text: str) -> list[str]:
 
 def _levels(text: str) -> list[str]:
     """The levels of a Baidu tag or AMap type text ('医疗;药店' -> ['医疗', '药店'])."""
-    return [p.strip() for p in re.split(r"[;；>/]", str(text)) if p.strip()]
+    return [p.strip() for p in _LEVEL_SEP.split(str(text)) if p.strip()]
 
 
 def _tag_matches(entry: str, tag_levels: list[str]) -> bool:
@@ -136,16 +160,53 @@ class Classifier:
             self.labels[normalize_header(cat.zh)] = key
             self.labels[cat.en.lower()] = key
         pats = {k: c.word_patterns() for k, c in self.known.items()}
-        self._words = {k: [re.compile(p) for p in ps] for k, ps in pats.items()}
         self._heads = {k: [head_regex(p) for p in ps] for k, ps in pats.items()}
+        # One search per category tells whether any of its patterns matches (an
+        # alternation matches where one of its branches does): most rows are decided
+        # without trying each pattern, which made a 200,000-row table take minutes.
+        self._pats = pats
+        self._any_word = {k: self._search(ps, head=False) for k, ps in pats.items()}
+        self._any_head = {k: self._search(ps, head=True) for k, ps in pats.items()}
+        self._study_words = [(k, self._any_word[k]) for k in self.categories]
+        self._keys_head: dict[tuple[str, ...], Search] = {}
         self._prefixes = {k: tuple(map(code_prefix, c.amap)) for k, c in self.known.items()}
         self._paths = {k: (*c.amap_types, *c.baidu) for k, c in self.known.items()}
+        # A category's exclude words can be in a name only if the name shares a letter
+        # with them; else the answer is the one for a name sharing none (False, unless a
+        # word is all brackets and spaces, which Category.excludes ignores).
+        self._excluding = [
+            (k, frozenset("".join(c.exclude)), c.excludes("\uffff"))
+            for k, c in self.known.items()
+            if c.exclude
+        ]
         self.unmapped: tuple[Unmapped, ...] = load_unmapped()
+        # A table repeats few codes and type paths over many rows: each is looked up once.
+        self._code_cache: dict[tuple[str, ...], tuple[str, list[str], Unmapped | None]] = {}
+        self._path_cache: dict[tuple[str, ...], tuple[list[str], Unmapped | None]] = {}
+        self._type_words: dict[str, frozenset[str]] = {}
+
+    def _search(self, patterns: tuple[str, ...], head: bool) -> Search:
+        """A search for any of ``patterns`` (at a name's head: :func:`head_regex`)."""
+        alternation = _any_of(patterns)
+        if alternation is None:
+            return _nowhere
+        try:
+            return (head_regex(alternation) if head else re.compile(alternation)).search
+        except re.error:  # patterns that do not combine: tried one by one
+            each = [head_regex(p) if head else re.compile(p) for p in patterns]
+            return lambda text: next((m for p in each if (m := p.search(text))), None)
 
     # -- the levels -----------------------------------------------------------------------
 
     def _by_codes(self, codes: list[str]) -> tuple[str, list[str], Unmapped | None]:
         """The first known code, its categories (nested prefixes) or its unmapped entry."""
+        key = tuple(codes)
+        if key not in self._code_cache:
+            self._code_cache[key] = self._codes_lookup(codes)
+        return self._code_cache[key]
+
+    def _codes_lookup(self, codes: list[str]) -> tuple[str, list[str], Unmapped | None]:
+        """:meth:`_by_codes`, uncached."""
         for code in codes:
             depth = {
                 k: max(len(p) for p in ps if code.startswith(p))
@@ -162,6 +223,13 @@ class Classifier:
 
     def _by_path(self, levels: list[str]) -> tuple[list[str], Unmapped | None]:
         """Catalogue categories whose type path fits (nested), or the unmapped entry."""
+        key = tuple(levels)
+        if key not in self._path_cache:
+            self._path_cache[key] = self._path_lookup(levels)
+        return self._path_cache[key]
+
+    def _path_lookup(self, levels: list[str]) -> tuple[list[str], Unmapped | None]:
+        """:meth:`_by_path`, uncached."""
         depth = {}
         for k, entries in self._paths.items():
             d = max((_depth_of(e, levels) for e in entries), default=0)
@@ -177,8 +245,17 @@ class Classifier:
         """Categories with a keyword at the head of ``text``: the longest keyword and the
         categories whose keyword lies inside it (托儿所 is kindergarten and nursery)."""
         head = name_head(text)
+        together = tuple(keys)
+        if together not in self._keys_head:
+            self._keys_head[together] = self._search(
+                tuple(p for k in together for p in self._pats[k]), head=True
+            )
+        if self._keys_head[together](head) is None:
+            return []  # no keyword of any of them at the head
         found: dict[str, str] = {}
         for k in keys:
+            if self._any_head[k](head) is None:
+                continue  # none of its patterns is at the head
             for p in self._heads[k]:
                 for m in p.finditer(head):
                     if len(m.group(0)) > len(found.get(k, "")):
@@ -190,11 +267,14 @@ class Classifier:
 
     def _loose(self, name: str, type_text: str) -> set[str]:
         """Study categories with a keyword anywhere in the name or type (the old rule)."""
-        return {
-            k
-            for k in self.categories
-            if any(p.search(t) for p in self._words[k] for t in (name, type_text) if t)
-        }
+        if type_text not in self._type_words:  # a table repeats its types
+            self._type_words[type_text] = frozenset(
+                k for k, search in self._study_words if type_text and search(type_text)
+            )
+        by_type = self._type_words[type_text]
+        if not name:
+            return set(by_type)
+        return {k for k, search in self._study_words if k in by_type or search(name)}
 
     # -- the decision ---------------------------------------------------------------------
 
@@ -230,7 +310,13 @@ class Classifier:
         name, type_text = str(name or ""), str(type_text or "")
         typecode = str(typecode or "")
         codes, levels = row_codes(typecode), _levels(type_text)
-        allowed = {k for k in self.known if not self.known[k].excludes(name)}
+        letters = set(name)
+        allowed = set(self.known).difference(
+            k
+            for k, words, otherwise in self._excluding
+            if name
+            and (self.known[k].excludes(name) if not letters.isdisjoint(words) else otherwise)
+        )
 
         def needs_name(k: str) -> bool:
             return not self.known[k].codes_need_name or bool(self._at_head(name, [k]))

@@ -92,8 +92,11 @@ def row_types(table: PoiCandidates) -> np.ndarray:
     """
 
     def norm(values: np.ndarray) -> list[str]:
-        """Texts without spaces, NFKC, lower case."""
-        return [re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v))).lower() for v in values]
+        """Texts without spaces, NFKC, lower case (each distinct text once)."""
+        done: dict[str, str] = {}
+        for v in set(map(str, values)):
+            done[v] = re.sub(r"\s+", "", unicodedata.normalize("NFKC", v)).lower()
+        return [done[str(v)] for v in values]
 
     codes = norm(role_texts(table.raw, table.cols, "typecode")[table.idx])
     types = norm(role_texts(table.raw, table.cols, "type")[table.idx])
@@ -120,6 +123,29 @@ def same_type(a: tuple[str, str], b: tuple[str, str]) -> bool:
     if shared:
         return all(x == y for x, y in shared)
     return not any(a) and not any(b)
+
+
+def _candidates(xs: np.ndarray, ys: np.ndarray, n_old: int, sizes: list[int]) -> list[list[int]]:
+    """For each table entry, the earlier services it may repeat (by distance alone).
+
+    Within one table only entries within :data:`EXACT_M` can be duplicates; entries of
+    other sources (OSM, earlier tables) within :data:`DUPLICATE_M`. Searching the 30 m
+    ball in the entry's own table as well found tens of neighbours per row in a dense
+    table, and made a 200,000-row table take minutes (the ball fills as the table grows).
+    """
+    from scipy.spatial import cKDTree
+
+    xy = np.column_stack([xs, ys])
+    near: list[list[int]] = list(cKDTree(xy).query_ball_point(xy[n_old:], EXACT_M))
+    lo = n_old
+    for size in sizes:
+        if lo and size:
+            earlier = cKDTree(xy[:lo]).query_ball_point(xy[lo : lo + size], DUPLICATE_M)
+            for j, cand in enumerate(earlier, start=lo - n_old):
+                if cand:
+                    near[j] = list(set(near[j]).union(cand))
+        lo += size
+    return near
 
 
 @dataclass
@@ -182,8 +208,6 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
         The table entries kept (never the ``existing`` ones) and the count merged per
         table.
     """
-    from scipy.spatial import cKDTree
-
     n_old = len(existing.get("x", ()))
     xs = np.concatenate([np.asarray(existing.get("x", []), float)] + [t.x for t in tables])
     ys = np.concatenate([np.asarray(existing.get("y", []), float)] + [t.y for t in tables])
@@ -205,12 +229,16 @@ def merge_pois(existing: dict[str, np.ndarray], tables: list[PoiCandidates]) -> 
     kept[:n_old] = True
     dup_of = np.full(len(xs), -1)
     if len(xs) > n_old:
-        tree = cKDTree(np.column_stack([xs, ys]))
-        near = tree.query_ball_point(np.column_stack([xs[n_old:], ys[n_old:]]), DUPLICATE_M)
+        near = _candidates(xs, ys, n_old, [len(t.x) for t in tables])
         for j, cand in enumerate(near):
             i = n_old + j
-            for k in sorted(cand, key=lambda k: (xs[k] - xs[i]) ** 2 + (ys[k] - ys[i]) ** 2):
-                if k >= i or not kept[k] or cat[k] != cat[i]:
+            # Nearest first; of two as near, the earlier.
+            order = sorted(
+                (k for k in cand if k < i and cat[k] == cat[i]),
+                key=lambda k: ((xs[k] - xs[i]) ** 2 + (ys[k] - ys[i]) ** 2, k),
+            )
+            for k in order:
+                if not kept[k]:
                     continue
                 close = np.hypot(xs[k] - xs[i], ys[k] - ys[i]) <= EXACT_M
                 if src[k] >= 0 and not norm[k] and not norm[i]:  # two unnamed table rows

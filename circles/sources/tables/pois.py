@@ -96,16 +96,15 @@ def read_pois(
     names = role_texts(raw, cols, "name")
     cats, codes, types = (role_texts(raw, cols, r) for r in ("category", "typecode", "type"))
     classifier = Classifier(categories, catalogue or load_catalogue())
-    idx, keys_out, rejected, ambiguous = [], [], [], []
+    idx, keys_out, ambiguous = [], [], []
+    refused: list[tuple[int, str, str]] = []  # (row, reason, detail)
     for i in range(len(raw.frame)):
         if loc.reason[i]:
-            rejected.append(rejection(raw, cols, "pois", i, loc.reason[i], loc.detail[i], names[i]))
+            refused.append((i, loc.reason[i], loc.detail[i]))
             continue
         d = classifier.decide(cats[i], codes[i], types[i], names[i])
         if not d.keys:
-            rejected.append(
-                rejection(raw, cols, "pois", i, "unknown_category", d.why_not, names[i])
-            )
+            refused.append((i, "unknown_category", d.why_not))
         elif d.also:
             ambiguous.append(
                 {"row": int(raw.rows[i]), "name": str(names[i] or ""), "categories": list(d.keys),
@@ -114,6 +113,8 @@ def read_pois(
         for key in d.keys:
             idx.append(i)
             keys_out.append(key)
+    raw.keep_records([i for i, _, _ in refused])
+    rejected = [rejection(raw, cols, "pois", i, r, why, names[i]) for i, r, why in refused]
     ix = np.asarray(idx, dtype=np.int64)
     return PoiCandidates(
         raw=raw,

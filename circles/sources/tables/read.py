@@ -2,16 +2,21 @@
 
 A table is CSV (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16; detected), XLSX, old Excel
 XLS, GeoJSON, GeoPackage or Shapefile. A wrong column mapping is not a row problem: it fails
-at once, with the columns found.
+at once, with the columns found. So do a CSV row whose number of fields is not the
+header's (an unquoted comma in a name would shift its columns) and a CSV whose lines mix
+UTF-8 and GBK (one of them would read as nonsense), each naming the rows.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import functools
 import io
 import json
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +36,11 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 XLS_SUFFIXES = (".xls",)
 GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
-#: Tried in this order when no encoding is given (GB18030 is a superset of GBK and GB2312).
-ENCODINGS = ("utf-8-sig", "gb18030")
+#: Tried in this order when no encoding is given; GB18030 (a superset of GBK and GB2312)
+#: comes after them, once the file is checked not to mix them (:func:`check_one_encoding`).
+ENCODINGS = ("utf-8-sig",)
+#: Codecs that read UTF-8 bytes without an error, as nonsense.
+GB_CODECS = frozenset({"gbk", "gb18030", "gb2312"})
 
 # Roles of a table's columns and the header names looked up when a role is not mapped
 # (compared case-insensitively, spaces ignored). AMap's exports use name, type, typecode
@@ -106,6 +114,24 @@ class RawTable:
         """The column names as text."""
         return [str(c) for c in self.frame.columns]
 
+    def texts(self, column: str) -> np.ndarray:
+        """The text of every cell of a column (converted once, then kept).
+
+        Parameters
+        ----------
+        column : str
+            A column of ``frame``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of str, one per row.
+        """
+        cache = self.__dict__.setdefault("_columns", {})
+        if column not in cache:
+            cache[column] = self.frame[column].astype(str).to_numpy(object)
+        return cache[column]
+
     def record(self, i: int) -> str:
         """Row ``i`` as it was, as JSON (for rejected_rows.csv).
 
@@ -119,9 +145,33 @@ class RawTable:
         str
             A JSON object of column name to cell text, Chinese kept readable.
         """
-        if not hasattr(self, "_records"):
-            self._records = self.frame.astype(str).to_dict("records")
-        return json.dumps({str(k): v for k, v in self._records[i].items()}, ensure_ascii=False)
+        records = self.__dict__.setdefault("_records", {})
+        if i in records:
+            return records[i]
+        # One row read from the frame: every cell of a 200,000-row table as a Python
+        # string, for the rows rejected, took hundreds of MB (see keep_records).
+        if "_record_columns" not in self.__dict__:
+            self._record_columns = [(str(c), self.frame[c].array) for c in self.frame.columns]
+        return json.dumps(
+            {c: str(cells[i]) for c, cells in self._record_columns}, ensure_ascii=False
+        )
+
+    def keep_records(self, rows: Sequence[int] | np.ndarray) -> None:
+        """Make the records of many rows at once, for :meth:`record` (faster than one by one).
+
+        Parameters
+        ----------
+        rows : sequence of int
+            Indexes of rows in ``frame``.
+        """
+        idx = np.asarray(rows, dtype=np.int64)
+        if not len(idx):
+            return
+        part = self.frame.take(idx)
+        columns = [(str(c), part[c].astype(str).to_numpy(object)) for c in part.columns]
+        records = self.__dict__.setdefault("_records", {})
+        for j, i in enumerate(idx.tolist()):
+            records[i] = json.dumps({c: cells[j] for c, cells in columns}, ensure_ascii=False)
 
     def cell(self, column: str, i: int) -> str:
         """The text of one cell (columns are converted once).
@@ -138,10 +188,7 @@ class RawTable:
         str
             The cell's text.
         """
-        cache = self.__dict__.setdefault("_columns", {})
-        if column not in cache:
-            cache[column] = self.frame[column].astype(str).to_numpy()
-        return str(cache[column][i])
+        return str(self.texts(column)[i])
 
 
 def decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
@@ -167,13 +214,16 @@ def decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
     Raises
     ------
     InputError
-        An unknown encoding, or bytes that the given or detected encodings cannot read.
+        An unknown encoding, bytes that the given or detected encodings cannot read, or
+        a file read as GBK whose lines are UTF-8 and GBK (:func:`check_one_encoding`).
     """
     if encoding:
         try:
-            codecs.lookup(encoding)
+            codec = codecs.lookup(encoding).name
         except LookupError:
             raise InputError(f"{path}: unknown encoding '{encoding}' (e.g. utf-8, gbk)") from None
+        if codec in GB_CODECS:  # GBK reads most UTF-8 bytes too, as nonsense
+            check_one_encoding(data, path)
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError as e:
@@ -191,19 +241,161 @@ def decode(data: bytes, encoding: str | None, path: Path) -> tuple[str, str]:
         if enc == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
             enc = "utf-8"
         return text, enc
+    check_one_encoding(data, path)
+    body = data.removeprefix(codecs.BOM_UTF8)  # a BOM over GBK rows is no text
+    try:
+        return body.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        pass
     raise InputError(
         f"{path}: not UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV or give its encoding"
     )
 
 
+@functools.cache
+def _level1_hanzi() -> frozenset[str]:
+    """The 3,755 commonest Chinese characters (GB 2312 level 1, bytes B0A1 to D7F9)."""
+    pairs = bytes(b for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF) for b in (hi, lo))
+    return frozenset(pairs.decode("gb2312", errors="ignore"))
+
+
+def _common_share(text: str, common: frozenset[str]) -> float:
+    """The share of the non-ASCII characters of a text that are common Chinese ones."""
+    wide = [c for c in text if ord(c) > 127]
+    return sum(c in common for c in wide) / len(wide) if wide else 0.0
+
+
+def check_one_encoding(data: bytes, path: Path) -> None:
+    """Fail when a file read as GBK has lines in UTF-8 as well (or the other way round).
+
+    GBK/GB18030 reads almost any bytes, so a table pasted together from a UTF-8 and a GBK
+    export reads without an error, its UTF-8 rows as nonsense (then rejected as of no
+    category, or worse). A line counts as UTF-8 when it is valid UTF-8 and reads as
+    commoner Chinese that way than as GB18030 (the commonest 3,755 characters, GB 2312
+    level 1: a GBK line that happens to be valid UTF-8 reads as rare characters); a line
+    that is not valid UTF-8 counts as GBK. ASCII lines count as either.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes.
+    path : Path
+        The file, named in errors.
+
+    Raises
+    ------
+    InputError
+        Lines of both kinds: the message names the first rows of each (the header is
+        row 1) and how many there are.
+    """
+    common: frozenset[str] | None = None
+    utf8: list[int] = []
+    gbk: list[int] = []
+    for row, line in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            as_utf8 = line.decode("utf-8")
+        except UnicodeDecodeError:
+            gbk.append(row)
+            continue
+        common = common or _level1_hanzi()
+        as_gbk = line.decode("gb18030", errors="replace")
+        if _common_share(as_utf8, common) > _common_share(as_gbk, common):
+            utf8.append(row)
+        else:
+            gbk.append(row)
+    if utf8 and gbk:
+        raise InputError(
+            f"{path}: mixed text encodings: {_rows_text(utf8)} UTF-8 and {_rows_text(gbk)} "
+            "GBK, so some would read as nonsense; save the whole table in one encoding "
+            "(re-export it, or retype those rows) and run again"
+        )
+
+
+def _rows_text(rows: list[int], shown: int = 5) -> str:
+    """'row 3 is', 'rows 2, 4 are' or 'rows 2, 4, 6, 8, 10 … (120 in all) are'."""
+    if len(rows) == 1:
+        return f"row {rows[0]} is"
+    listed = ", ".join(map(str, rows[:shown]))
+    more = f" … ({len(rows)} in all)" if len(rows) > shown else ""
+    return f"rows {listed}{more} are"
+
+
+DELIMITERS = (",", "\t", ";", "|")
+_LINE_END = re.compile(r"\r\n?|\n")  # as pandas ends lines; not str.splitlines's others
+SNIFF_LINES = 50  # lines of a CSV that choose its delimiter
+
+
 def _delimiter(text: str, path: Path) -> str:
-    """The CSV delimiter: a tab for .tsv, else the commonest of , tab ; | in the header."""
-    header = text.split("\n", 1)[0]
+    """The CSV delimiter: a tab for .tsv; else the one of , tab ; | that splits the header
+    into most rows' number of fields.
+
+    Counting in the header alone goes wrong when a row holds the delimiter unquoted, and
+    the first data row alone when that row does; the sample's rows outvote both.
+    """
     if path.suffix.lower() == ".tsv":
         return "\t"
-    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
+    sample = _LINE_END.split(text[: 1 << 16])[:SNIFF_LINES]
+    best, best_score = ",", (-1, 0)
+    for d in DELIMITERS:
+        try:
+            records = [r for r in csv.reader(sample, delimiter=d) if r]
+        except csv.Error:  # told by _check_fields, for the delimiter chosen
+            continue
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        score = (sum(len(r) == width for r in records[1:]), width)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _check_fields(text: str, sep: str, path: Path) -> None:
+    """Fail at the first row whose number of fields is not the header's.
+
+    A name with an unquoted comma splits into two fields and shifts the rest of its row:
+    in the first data row pandas would even take the header's first column for an index
+    and shift every row. Blank lines are not rows with too few fields.
+    """
+    limit = csv.field_size_limit(sys.maxsize)  # a WKT cell may be long
+    try:
+        rows = csv.reader(_LINE_END.split(text), delimiter=sep)
+        header = next(rows, [])
+        bad = next(
+            (
+                (row_no, fields)
+                for row_no, fields in enumerate(rows, start=2)
+                if len(fields) != len(header) and any(f.strip() for f in fields)
+            ),
+            None,
+        )
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+    finally:
+        csv.field_size_limit(limit)
+    if bad is not None:
+        row_no, fields = bad
+        what = "more" if len(fields) > len(header) else "fewer"
+        raise InputError(
+            f"{path}: row {row_no} has {len(fields)} fields, {what} than the header's "
+            f"{len(header)} ({_shorten(sep.join(fields))}); a value holding the delimiter "
+            f"{_delimiter_name(sep)} must be in double quotes: fix the row, or save the table "
+            "from a spreadsheet, and run again"
+        )
+
+
+def _delimiter_name(sep: str) -> str:
+    """A delimiter as words: 'a comma (,)'."""
+    names = {",": "a comma", "\t": "a tab", ";": "a semicolon", "|": "a bar"}
+    return f"{names.get(sep, repr(sep))}" + (f" ({sep})" if sep != "\t" else "")
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    """The start of a row, on one line, for an error message."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) -> RawTable:
@@ -236,14 +428,20 @@ def read_raw(path: Path, encoding: str | None = None, sheet: str | None = None) 
         raise InputError(f"table not found: {path}")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        text, used = decode(path.read_bytes(), encoding, path)
+        data = path.read_bytes()
+        text, used = decode(data, encoding, path)
+        sep = _delimiter(text, path)
+        _check_fields(text, sep, path)
+        del text  # pandas reads the bytes: a text buffer of a large table takes 4 bytes a letter
         try:
             frame = pd.read_csv(
-                io.StringIO(text),
-                sep=_delimiter(text, path),
+                io.BytesIO(data.removeprefix(codecs.BOM_UTF8) if used == "gb18030" else data),
+                encoding=used,
+                sep=sep,
                 dtype=str,
                 keep_default_na=False,
                 skip_blank_lines=False,
+                index_col=False,
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
             msg = str(e).strip().splitlines()[-1] if str(e).strip() else "empty file"
@@ -380,11 +578,22 @@ def _cell_text(v: Any) -> str:
 
 
 def _drop_empty(raw: RawTable) -> RawTable:
-    """Rows with every cell empty (blank lines) are not data."""
-    frame = raw.frame.fillna("").astype(str)
-    keep = (frame.apply(lambda col: col.str.strip()) != "").any(axis=1).to_numpy()
-    raw.frame = frame[keep].reset_index(drop=True)
-    raw.rows = raw.rows[keep]
+    """Rows with every cell empty (blank lines) are not data; every cell becomes text."""
+    import pandas as pd
+
+    frame = raw.frame
+    if frame.isna().to_numpy().any() or not all(
+        isinstance(t, pd.StringDtype) for t in frame.dtypes
+    ):
+        frame = frame.fillna("").astype(str)
+    # Column by column: a stripped copy of a whole large table doubled its memory.
+    keep = np.zeros(len(frame), dtype=bool)
+    for c in frame.columns:
+        keep |= (frame[c].str.strip() != "").to_numpy(bool)
+    if not keep.all():
+        frame = frame[keep]
+        raw.rows = raw.rows[keep]
+    raw.frame = frame.reset_index(drop=True)
     return raw
 
 
@@ -584,10 +793,14 @@ def role_texts(raw: RawTable, cols: dict[str, str], role: str) -> np.ndarray:
     -------
     numpy.ndarray
         Object array of str, one per row; all ``''`` when the table has no such column.
+        The same array for every call: do not change it.
     """
     if role not in cols:
         return np.full(len(raw.frame), "", dtype=object)
-    return raw.frame[cols[role]].astype(str).str.strip().to_numpy(object)
+    cache = raw.__dict__.setdefault("_stripped", {})
+    if cols[role] not in cache:  # converted once: callers ask again per role
+        cache[cols[role]] = raw.frame[cols[role]].astype(str).str.strip().to_numpy(object)
+    return cache[cols[role]]
 
 
 def parse_number(values: Sequence[Any] | np.ndarray) -> np.ndarray:
@@ -604,6 +817,13 @@ def parse_number(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     numpy.ndarray
         One float per value, NaN where it is empty or not a number.
     """
+    cells = np.empty(len(values), dtype=object)  # no fixed-width text: one long cell
+    cells[:] = [str(v) for v in values]
+    filled = cells != ""
+    with contextlib.suppress(ValueError, TypeError):  # plain numbers at once, by float()
+        out = np.full(len(cells), np.nan)
+        out[filled] = cells[filled].astype(float)
+        return out
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         s = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "").rstrip("°")

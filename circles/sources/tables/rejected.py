@@ -15,7 +15,8 @@ Every row is accounted for: it is used, or it is *rejected* with a reason and la
   :func:`circles.sources.tables.merge.merge_pois`);
 - ``far_from_street``: inside the area but farther than ``snap.max_distance_m`` from a
   walkable street (kept in the services/clusters with ``used`` false, like OSM ones);
-- ``bad_value``: a 小区's households or population is not a non-negative number.
+- ``bad_value``: a 小区's households or population is not a non-negative number, or is
+  beyond a plausible bound (see :mod:`circles.sources.tables.residences`).
 """
 
 from __future__ import annotations
