@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import inspect
 import os
 import sys
@@ -169,13 +170,13 @@ def run(config: Path | None = None, **options: Any) -> None:
     """Measure a study: reach per residence cluster, isochrones, map, report and tables."""
     from circles import pipeline
     from circles.cache import default_dir as default_cache_dir
-    from circles.options import RUN_OPTIONS, study_for_run
+    from circles.options import RUN_OPTIONS, output_folder_for_run, study_for_run
     from circles.outputs import write_outputs
 
     run_only = {o.name: options.pop(o.name) for o in RUN_OPTIONS if not o.fields}
     with _one_line_errors(run_only["debug"]):
         study = study_for_run(config, run_only["set"] or (), **options)
-        target = run_only["out"] or study.output_folder
+        target = output_folder_for_run(study, run_only["out"])
         pipeline.check_paths(study, target)
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
         cache = None if run_only["no_cache"] else (run_only["cache_dir"] or default_cache_dir())
@@ -509,6 +510,10 @@ def main() -> None:
     exit code 2, never a traceback.
     """
     _open_standard_fds()
+    # A run builds many long-lived objects as it loads (numba's typing tables, pydantic's
+    # schemas), which the collector scans again every 700 allocations: 0.15 s of a warm
+    # run, halved this way. Young collections every 50,000 still bound any garbage.
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     try:
         app()  # in standalone mode click always ends with SystemExit
         code: object = 0

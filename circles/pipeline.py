@@ -24,7 +24,7 @@ from circles.config import Study
 from circles.prepare import TableLog, add_poi_tables, prepare, remove_services
 from circles.progress import StepHook, Steps
 from circles.result import StudyResult
-from circles.scope import Scope
+from circles.scope import Scope, check_size
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -76,6 +76,7 @@ def run(
     check_paths(study, source=extract is None)
     steps, scope = Steps(step), Scope.of(study, tables_only)
     prepared = prepare(study, scope, steps, extract=extract, cache_dir=cache_dir)
+    check_size(study, scope, prepared.network)  # before a grid is built or a walk measured
     log = _read_poi_tables(study, scope, prepared, steps)
     gaps = measure.data_gaps(prepared, scope.keys)
     clusters = _measured_clusters(study, scope, prepared, log, steps, gaps)
@@ -216,9 +217,15 @@ def _measured_clusters(
 
     with steps("residences", "生成居住单元 Forming residence clusters"):
         clusters = form_clusters(study, prepared, log)
+    check_size(study, scope, prepared.network, clusters=len(clusters.frame))
     with steps("reach", "计算可达性 Computing reach"):
         reach = measure.measure(
-            prepared, clusters.attachment, scope.keys, scope.distances, study.reach
+            prepared,
+            clusters.attachment,
+            scope.keys,
+            scope.distances,
+            study.reach,
+            scope.categories,  # a park's size decides how far it serves
         )
         clusters.frame = measure.with_reach_columns(
             clusters.frame, reach, scope.keys, scope.thresholds, gaps
@@ -240,7 +247,9 @@ def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict
         study.snap.max_distance_m,
     )
     _numba_without_scipy_linalg()
-    reach = measure.measure(prepared, origins, scope.keys, scope.distances, settings)
+    reach = measure.measure(
+        prepared, origins, scope.keys, scope.distances, settings, scope.categories
+    )
     return measure.origin_reach_table(
         ids, origins, reach, prepared.network, scope.keys, scope.thresholds
     )

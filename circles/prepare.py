@@ -513,6 +513,7 @@ def add_poi_tables(
         far = ~attachment.used & mine & ~np.isin(merged.idx, list(used_rows))
         first = np.unique(merged.idx[far], return_index=True)[1]
         far_points = np.flatnonzero(far)[first]
+        table.raw.keep_records(merged.idx[far_points])  # their records at once, not per row
         reject_far_rows(
             table,
             "pois",

@@ -34,9 +34,10 @@ class StudyResult:
     """Everything a run produced. Geometries are in the network's metric CRS.
 
     clusters: cluster_id, name, method, area_m2, dwellings, population, snap_m, used,
-        geometry, then per category c and threshold t: ``{c}_{t}m`` (count, -1 if the
-        cluster was not snapped), ``{c}_nearest_m`` (NaN when unreachable), and per
-        threshold ``reached_{t}m`` (categories reached) and ``share_reached_{t}m``.
+        population_method, population_low, geometry, then per category c and threshold
+        t: ``{c}_{t}m`` (count; ``<NA>`` for a data gap or a cluster not snapped),
+        ``{c}_nearest_m`` (NaN when unreachable), and per threshold ``reached_{t}m``
+        (categories reached; ``<NA>`` when not snapped) and ``share_reached_{t}m``.
     services: service_id, category, name, osm_type, osm_id, snap_m, used, geometry (points).
     isochrones: cluster_id, threshold_m, method, area_m2, geometry.
     reach: one column array per field, one row per origin (clusters, every node or grid

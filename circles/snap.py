@@ -270,14 +270,23 @@ def attachment_lonlat(
     Returns
     -------
     lon, lat : numpy.ndarray
-        Degrees.
+        Degrees. A foot at an end of its edge is that node, at the node's own WGS-84
+        position (every origin of ``--origins nodes``: no projection needed).
     """
-    import pyproj
-
     edge_len = network.edge_len[attachment.edge]
     t = np.divide(attachment.offset, edge_len, out=np.zeros(len(attachment)), where=edge_len > 0)
     u, v = network.edge_u[attachment.edge], network.edge_v[attachment.edge]
-    x = network.x[u] + t * (network.x[v] - network.x[u])
-    y = network.y[u] + t * (network.y[v] - network.y[u])
-    to_geo = pyproj.Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
-    return to_geo.transform(x, y)
+    node = np.where(t <= 0.0, u, np.where(t >= 1.0, v, -1))
+    at_node = node >= 0
+    lon, lat = np.empty(len(attachment)), np.empty(len(attachment))
+    lon[at_node], lat[at_node] = network.lon[node[at_node]], network.lat[node[at_node]]
+    inner = ~at_node
+    if inner.any():
+        import pyproj
+
+        t, u, v = t[inner], u[inner], v[inner]
+        x = network.x[u] + t * (network.x[v] - network.x[u])
+        y = network.y[u] + t * (network.y[v] - network.y[u])
+        to_geo = pyproj.Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+        lon[inner], lat[inner] = to_geo.transform(x, y)
+    return lon, lat

@@ -70,9 +70,21 @@ def test_reach_columns_match_networkx(result):
     np.testing.assert_array_equal(clusters["used"].to_numpy(bool), used)
     assert used.any()
     categories = services["category"].to_numpy(str)
+    area = services["area_m2"].to_numpy(float)
     checked = 0
     for key in result.categories:
-        d = dist[:, categories == key]
+        d = dist[:, categories == key].copy()
+        bands = result.categories[key].radius_by_area  # the park rule of the city health check
+        if bands:
+            # By hand: the largest band an area reaches sets its radius; a point (no area)
+            # takes the smallest band's; smaller than every band counts nowhere.
+            radius = np.array(
+                [
+                    bands[-1][1] if np.isnan(a) else next((r for m, r in bands if a >= m), -np.inf)
+                    for a in area[categories == key]
+                ]
+            )
+            d[d > radius] = np.inf
         for t in result.thresholds:
             col = clusters[f"{key}_{t.distance_m:g}m"]
             ref = np.where(used, (d <= t.distance_m).sum(axis=1), -1)

@@ -24,8 +24,9 @@ from circles.config import study_from_dict
 from circles.result import StudyResult
 
 # What a warm tables-only run has no use for: geometry tables, the console tables (and the
-# pandas their columns load), the map and the report, and the edge index (scipy.spatial:
-# nodes are origins as they are, no point is snapped).
+# pandas their columns load), the map and the report, the edge index (scipy.spatial: nodes
+# are origins as they are, no point is snapped) and scipy.linalg, which numba would import
+# for a BLAS the kernels never call (nor may the placeholder that spares it stay behind).
 NOT_FOR_TABLES = (
     "geopandas",
     "pandas",
@@ -34,6 +35,8 @@ NOT_FOR_TABLES = (
     "matplotlib",
     "folium",
     "scipy.spatial",
+    "scipy.linalg",
+    "scipy.linalg.cython_blas",
     "circles.residences",
     "circles.outputs.console",
 )
@@ -149,3 +152,38 @@ def test_after_compile_kernels_runs_and_plans_compile_nothing(tmp_path):
     assert "data loaded" in runs.stdout
     saved = [line for line in runs.stdout.splitlines() if "data saved" in line]
     assert saved == []
+
+
+def test_nodes_are_placed_without_a_projection_and_points_inside_edges_with_one(monkeypatch):
+    import numpy as np
+    import pyproj
+
+    from circles.network import from_arrays
+    from circles.snap import Attachment, attach_to_nodes, attachment_lonlat
+
+    utm = pyproj.CRS.from_epsg(32650)
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True)
+    lon = np.array([118.78, 118.781, 118.781])
+    lat = np.array([32.04, 32.04, 32.041])
+    x, y = to_utm.transform(lon, lat)
+    network = from_arrays(np.array(x), np.array(y), np.array([0, 1]), np.array([1, 2]), utm)
+    real = pyproj.Transformer.from_crs
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("no projection is needed for nodes")
+
+    # Every node an origin (--origins nodes): each at its own WGS-84 position, unprojected.
+    monkeypatch.setattr(pyproj.Transformer, "from_crs", refuse)
+    got = attachment_lonlat(network, attach_to_nodes(network, np.arange(3)))
+    np.testing.assert_allclose(got, [network.lon, network.lat], atol=1e-9)
+    np.testing.assert_allclose(sorted(got[0]), sorted(lon), atol=1e-9)
+    # A point halfway along an edge is projected back from its metric position.
+    monkeypatch.setattr(pyproj.Transformer, "from_crs", real)
+    e = 0
+    a, b = network.edge_u[e], network.edge_v[e]
+    half = Attachment(
+        np.array([e]), np.array([network.edge_len[e] / 2]), np.zeros(1), np.ones(1, bool)
+    )
+    mid_x, mid_y = (network.x[a] + network.x[b]) / 2, (network.y[a] + network.y[b]) / 2
+    want = pyproj.Transformer.from_crs(utm, "EPSG:4326", always_xy=True).transform(mid_x, mid_y)
+    np.testing.assert_allclose(np.ravel(attachment_lonlat(network, half)), want, atol=1e-9)

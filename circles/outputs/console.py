@@ -231,40 +231,6 @@ def _rules_text(category: Category) -> str:
     )
 
 
-def warning_lines(result: StudyResult, most: int = 2) -> list[str]:
-    """The run's warnings for the terminal, short enough for one screen.
-
-    Every warning is in summary.json and the report; the terminal shows the data gaps in
-    one line, then at most ``most`` others.
-
-    Parameters
-    ----------
-    result : StudyResult
-        The run whose warnings are shown.
-    most : int
-        How many warnings other than the data gaps are shown.
-
-    Returns
-    -------
-    list of str
-        The lines to print; a last line counts the warnings left out.
-    """
-    summary = result.summary
-    gaps = summary.get("data_gaps", [])
-    others = [w for w in summary.get("warnings", []) if not w.startswith("data gap:")]
-    lines = []
-    if gaps:
-        names = ", ".join(result.categories[k].en for k in gaps if k in result.categories)
-        lines.append(
-            f"data gaps 数据缺口: no {names} in the data; their coverage is unknown, not zero "
-            "(bring a POI table with --pois)"
-        )
-    lines.extend(others[:most])
-    if len(others) > most:
-        lines.append(f"… and {len(others) - most} more warnings in summary.json and the report")
-    return lines
-
-
 def plan_table(plan: Plan) -> Table:
     """A plan for the terminal: a row per proposed site, coverage before → after below.
 
