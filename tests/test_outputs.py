@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -348,6 +349,18 @@ def test_console_table(result):
     # One line per category, however long its label.
     for cat in result.categories.values():
         assert sum(cat.zh in line for line in out.splitlines()) == 1
+
+
+def test_console_counts_the_residents_of_each_method(result):
+    def caption(summary: dict) -> str:
+        console = Console(width=200, record=True)
+        console.print(summary_table(dataclasses.replace(result, summary=summary)))
+        return " ".join(console.export_text().split())
+
+    mixed = {**result.summary, "residents_by_method": {"landuse": 76611.0, "buildings": 3164}}
+    assert "residents 居民 landuse 76,611, buildings 3,164" in caption(mixed)
+    one = {**result.summary, "residents_by_method": {"landuse": 100.0}}
+    assert "居民" not in caption(one)  # one method: nothing to tell apart
 
 
 def test_failure_leaves_nothing_half_written(result, tmp_path, monkeypatch):

@@ -45,9 +45,18 @@ def summary_table(result: StudyResult) -> Table:
     assert result.clusters is not None and result.services is not None
     n_used_clusters = int(columns.used_mask(result.clusters).sum())
     n_unused_c, n_unused_s = columns.unsnapped(result)
+    # With method auto, polygons and the buildings outside them both give residents.
+    by_method = result.summary.get("residents_by_method") or {}
+    residents = (
+        "residents 居民 "
+        + ", ".join(f"{k} {format_number(v)}" for k, v in by_method.items())
+        + " · "
+        if len(by_method) > 1
+        else ""
+    )
     caption = Text(
         f"network 路网 {result.network.n_nodes:,} nodes · "
-        f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · "
+        f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · {residents}"
         f"services 设施 {len(result.services):,} ({n_unused_s:,} unsnapped) · "
         f"shares: % of {n_used_clusters:,} connected clusters · 缺口 gap = no data 数据缺口",
         style="dim",
