@@ -16,6 +16,9 @@ counts, the decayed sums and the nearest distances alike.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from dataclasses import dataclass
 
 import numba
@@ -443,6 +446,30 @@ class Decay:
         raise ValueError(f"decay kind must be exponential or linear, not {self.kind!r}")
 
 
+def _load_without_scipy_linalg() -> None:
+    """Let numba load its array functions without importing scipy.linalg.
+
+    When the engine's first kernel loads, numba imports ``numba.np.arraymath``, which
+    checks once that BLAS is there by importing ``scipy.linalg.cython_blas``: the whole of
+    scipy.linalg, 0.2-0.3 s of a warm tables-only run that uses nothing else of scipy.
+    The kernels call no BLAS function. With scipy installed that check would pass, so it is
+    let pass on a placeholder, present only while that one module is imported: a later
+    ``np.dot`` in a kernel of the user's imports the real module, as numba always does.
+    """
+    name = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return  # checked already, or nothing to save
+    if importlib.util.find_spec("scipy") is None:
+        return  # numba finds no BLAS, as it would have
+    placeholder = types.ModuleType(name)
+    sys.modules[name] = placeholder
+    try:
+        import numba.np.arraymath  # noqa: F401 (runs the check, once per process)
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+
+
 def reach(
     graph: Graph,
     origins: Points,
@@ -496,6 +523,7 @@ def reach(
         If a threshold is not positive, ``k_nearest`` < 1, ``service_category`` does not
         have one valid index per service, or a service's ``max_m`` is NaN.
     """
+    _load_without_scipy_linalg()  # before the first kernel loads in this process
     thr = np.sort(np.asarray(thresholds, dtype=np.float64))
     if len(thr) == 0 or thr[0] <= 0:
         raise ValueError("thresholds must be positive")

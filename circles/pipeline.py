@@ -8,10 +8,7 @@ runs call the same stages.
 
 from __future__ import annotations
 
-import importlib.util
 import stat
-import sys
-import types
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -246,37 +243,12 @@ def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict
         settings.grid_spacing_m,
         study.snap.max_distance_m,
     )
-    _numba_without_scipy_linalg()
     reach = measure.measure(
         prepared, origins, scope.keys, scope.distances, settings, scope.categories
     )
     return measure.origin_reach_table(
         ids, origins, reach, prepared.network, scope.keys, scope.thresholds
     )
-
-
-def _numba_without_scipy_linalg() -> None:
-    """Let numba load its array functions without importing scipy.linalg.
-
-    When the engine's first kernel loads, numba imports ``numba.np.arraymath``, which
-    checks once that BLAS is there by importing ``scipy.linalg.cython_blas``: the whole of
-    scipy.linalg, 0.2-0.3 s of a warm tables-only run that uses nothing else of scipy.
-    The kernels call no BLAS function. With scipy installed that check would pass, so it is
-    let pass on a placeholder, present only while that one module is imported: a later
-    ``np.dot`` in a kernel of the user's imports the real module, as numba always does.
-    """
-    name = "scipy.linalg.cython_blas"
-    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
-        return  # checked already, or nothing to save
-    if importlib.util.find_spec("scipy") is None:
-        return  # numba finds no BLAS, as it would have
-    placeholder = types.ModuleType(name)
-    sys.modules[name] = placeholder
-    try:
-        import numba.np.arraymath  # noqa: F401 (runs the check, once per process)
-    finally:
-        if sys.modules.get(name) is placeholder:
-            del sys.modules[name]
 
 
 def _score(

@@ -12,6 +12,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from tests_support import features
 
 from circles.services import (
     NAME_RULE_EXCLUSIONS,
@@ -21,7 +22,6 @@ from circles.services import (
     load_catalogue,
     load_categories,
 )
-from circles.sources.extract import features_frame
 from circles.standards import StandardError, load_standard, standard_from_dict
 
 SCHOOL = {"amenity": "school"}
@@ -99,15 +99,6 @@ NAMES: list[tuple[dict[str, str], str, set[str]]] = [
 ]
 
 
-def _feats(rows):
-    return features_frame(
-        osm_type=[r[0] for r in rows],
-        osm_id=[r[1] for r in rows],
-        tags=[r[2] for r in rows],
-        geometry=[r[3] for r in rows],
-    )
-
-
 def _found(feats, cats=None):
     got = find_services(feats, cats or load_catalogue())
     return got.groupby("osm_id")["category"].apply(set).to_dict()
@@ -120,7 +111,7 @@ def test_a_real_name_is_found_in_its_categories(tags, name, want):
 
 def test_find_services_agrees_with_the_names_list():
     assert len(NAMES) >= 40
-    feats = _feats([("node", i, {**t, "name": n}, P) for i, (t, n, _) in enumerate(NAMES)])
+    feats = features([("node", i, {**t, "name": n}, P) for i, (t, n, _) in enumerate(NAMES)])
     by_id = _found(feats)
     assert {NAMES[i][1]: by_id.get(i, set()) for i in range(len(NAMES))} == {
         n: w for _, n, w in NAMES
@@ -130,7 +121,7 @@ def test_find_services_agrees_with_the_names_list():
 def test_the_run_no_longer_reports_a_false_primary_school_gap():
     # The case: the district's only primary school is 清华附小.
     std = load_standard("gb50180-2018")
-    feats = _feats([("node", 1, {"amenity": "school", "name": "清华附小"}, P)])
+    feats = features([("node", 1, {"amenity": "school", "name": "清华附小"}, P)])
     got = find_services(feats, std.categories)
     assert set(got["category"]) == {"primary_school"}
 
@@ -172,7 +163,7 @@ def test_no_stop_or_station_counts_as_the_place_it_is_named_after():
         for j, name in enumerate(STOP_NAMES)
     ]
     cats = load_catalogue()
-    by_id = _found(_feats(rows), cats)
+    by_id = _found(features(rows), cats)
     for oid, tags, name in ((r[1], r[2], r[2]["name"]) for r in rows):
         # Only the bus-stop category may find a stop (by its tags, not its name).
         assert by_id.get(oid, set()) <= {"bus_stop"}, (tags, name)
@@ -247,7 +238,7 @@ def test_small_and_private_green_spaces_are_no_parks():
         ("node", 8, {"leisure": "park", "name": "顾村公园"}, P),  # a point: area unknown
         ("way", 9, {"name": "顾村公园"}, _square(4_300_000)),
     ]
-    by_id = _found(_feats(rows), {"park": load_categories()["park"]})
+    by_id = _found(features(rows), {"park": load_categories()["park"]})
     assert set(by_id) == {2, 4, 8, 9}
 
 
@@ -258,7 +249,7 @@ def test_services_carry_their_area_in_square_metres():
         ("node", 3, {"amenity": "pharmacy"}, P),
         ("way", 4, {"leisure": "park"}, _square(250_000, dx=600)),
     ]
-    feats = _feats(rows)
+    feats = features(rows)
     for frame in (feats, feats.to_crs(_UTM), feats.to_crs("EPSG:3857")):
         got = find_services(frame, load_categories()).set_index("osm_id")
         assert got["area_m2"].dtype == np.float64
@@ -266,7 +257,7 @@ def test_services_carry_their_area_in_square_metres():
         assert got.loc[2, "area_m2"] == pytest.approx(400, rel=0.005)
         assert got.loc[4, "area_m2"] == pytest.approx(250_000, rel=0.005)
         assert np.isnan(got.loc[3, "area_m2"])
-    empty = find_services(_feats([]), load_categories())
+    empty = find_services(features([]), load_categories())
     assert "area_m2" in empty.columns and len(empty) == 0
 
 

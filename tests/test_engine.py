@@ -516,18 +516,22 @@ def test_service_radii_match_networkx(case, data, k):
     services = engine.ServicePoints(s.edge, s.offset, s.snap_m, radius)
     dist = reference_distances(case.graph, case.origins, s)
     decay = engine.Decay("linear", max_m=max(case.thresholds))
-    res = engine.reach(
-        case.graph,
-        case.origins,
-        services,
-        case.category,
-        case.n_categories,
-        case.thresholds,
-        nearest_limit_m=case.limit,
-        k_nearest=k,
-        decay=decay,
-        threads=1,
-    )
+
+    def measured(threads: int) -> engine.Reach:
+        return engine.reach(
+            case.graph,
+            case.origins,
+            services,
+            case.category,
+            case.n_categories,
+            case.thresholds,
+            nearest_limit_m=case.limit,
+            k_nearest=k,
+            decay=decay,
+            threads=threads,
+        )
+
+    res = measured(1)
     thr = np.sort(np.asarray(case.thresholds, dtype=np.float64))
     top = thr[-1]
     eps = 0.0 if case.exact else 1e-9
@@ -559,18 +563,7 @@ def test_service_radii_match_networkx(case, data, k):
             sums.append(np.where(within, np.clip(1.0 - d / top, 0.0, None), 0.0).sum(axis=1))
         assert np.all((res.decayed[:, c] >= sums[0] - 1e-6) & (res.decayed[:, c] <= sums[1] + 1e-6))
     if TWO_THREADS:
-        res2 = engine.reach(
-            case.graph,
-            case.origins,
-            services,
-            case.category,
-            case.n_categories,
-            case.thresholds,
-            nearest_limit_m=case.limit,
-            k_nearest=k,
-            decay=decay,
-            threads=2,
-        )
+        res2 = measured(2)
         np.testing.assert_array_equal(res2.counts, res.counts)
         np.testing.assert_array_equal(res2.nearest_m, res.nearest_m)
         np.testing.assert_array_equal(res2.decayed, res.decayed)

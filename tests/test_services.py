@@ -6,9 +6,9 @@ import geopandas as gpd
 import pyproj
 import pytest
 import shapely
+from tests_support import features
 
 from circles.services import Category, feature_keys, find_services, load_catalogue, load_categories
-from circles.sources.extract import features_frame
 
 REQUIRED = ["market", "pharmacy", "elder_care", "clinic", "kindergarten", "park"]
 
@@ -20,19 +20,10 @@ def test_catalogue_has_the_required_categories_with_labels_and_rules():
         assert cats[key].zh and cats[key].en and cats[key].rules
 
 
-def _feats(rows):
-    return features_frame(
-        osm_type=[r[0] for r in rows],
-        osm_id=[r[1] for r in rows],
-        tags=[r[2] for r in rows],
-        geometry=[r[3] for r in rows],
-    )
-
-
 def test_rules_match_tags_and_chinese_names():
     cats = load_categories()
     p = shapely.Point(118.78, 32.04)
-    feats = _feats(
+    feats = features(
         [
             ("node", 1, {"amenity": "pharmacy", "name": "老百姓大药房"}, p),
             ("node", 2, {"shop": "convenience"}, p),
@@ -62,14 +53,14 @@ def test_polygon_counts_at_a_point_inside_it():
     park = shapely.Polygon(
         [(0, 0), (0.01, 0), (0.01, 0.001), (0.001, 0.001), (0.001, 0.01), (0, 0.01)]
     )
-    got = find_services(_feats([("way", 9, {"leisure": "park", "name": "x"}, park)]), cats)
+    got = find_services(features([("way", 9, {"leisure": "park", "name": "x"}, park)]), cats)
     assert len(got) == 1
     assert park.contains(got.geometry.iloc[0])
     assert got["osm_type"].iloc[0] == "way" and got["osm_id"].iloc[0] == 9
 
 
 def test_no_features_gives_an_empty_table():
-    empty = _feats([])
+    empty = features([])
     got = find_services(empty, load_categories())
     assert isinstance(got, gpd.GeoDataFrame) and len(got) == 0
 
