@@ -359,6 +359,7 @@ _NETWORK_FIELDS = (
     "csr_edge",
     "street_names",  # a unicode array: stored without pickles
     "edge_street",
+    "edge_steps",
 )
 _ATTACHMENT_FIELDS = ("edge", "offset", "snap_m", "used")
 

@@ -284,6 +284,91 @@ class ResidenceSettings(_TableFormat):
     columns: ResidenceColumns = Field(default_factory=ResidenceColumns)
 
 
+class PopulationColumns(_Model):
+    """Which column of a population table holds what (unset: looked up by common names)."""
+
+    name: str | None = Field(None, description="the unit's (社区) or 小区's name")
+    population: str | None = Field(None, description="常住人口: residents")
+    elderly: str | None = Field(None, description="60岁以上人口: residents aged 60 and over")
+    wkt: str | None = Field(None, description="a WKT polygon of the unit")
+
+
+class PopulationSettings(_TableFormat):
+    """Residents counted elsewhere: a raster (GeoTIFF such as WorldPop or GHS-POP) summed
+    over each cluster, or a table of residents per unit (社区 polygons: spread over the
+    residential buildings by floor area) or per 小区 (matched by name). ``crs`` is a
+    table's, or a raster's that has none of its own."""
+
+    file: Path | None = Field(None, description="a population raster (GeoTIFF) or table")
+    columns: PopulationColumns = Field(default_factory=PopulationColumns)
+    level: Literal["auto", "unit", "residence"] = Field(
+        "auto",
+        description="auto: rows with a polygon are units, the others 小区 by name; unit: "
+        "every row is a unit; residence: every row is a 小区",
+    )
+
+
+class GateColumns(_Model):
+    """Which column of a gate table holds what (unset: looked up by common names)."""
+
+    name: str | None = Field(None, description="the gate's name (北门)")
+    residence: str | None = Field(None, description="the 小区 it belongs to (AMap's AOI name)")
+    location: str | None = None
+    lng: str | None = None
+    lat: str | None = None
+    id: str | None = None
+    wkt: str | None = None
+
+
+class GateSettings(_TableFormat):
+    """The gates (出入口) of gated 小区: a walled compound's walk starts at its gates.
+
+    Gates are OSM entrance=* / barrier=gate nodes near a compound's boundary, the rows of
+    a gate table (AMap AOI entrances; ``crs`` is the table's), else the points where
+    walkable ways cross the boundary (see :mod:`circles.gates`)."""
+
+    rule: Literal["auto", "off"] = Field(
+        "auto", description="auto: walk from the gates when the data has them; off: never"
+    )
+    file: Path | None = Field(None, description="a gate table (CSV, XLSX, GeoJSON ...)")
+    columns: GateColumns = Field(default_factory=GateColumns)
+    max_distance_m: float = Field(
+        30.0, gt=0, le=500, description="a gate farther from every 小区 boundary is not used"
+    )
+
+
+class WalkingSettings(_Model):
+    """How residents walk (see :mod:`circles.walking`): a speed profile per category for
+    thresholds in minutes (adult, elderly, parent_child; the defaults and their sources
+    are in data/walking_speeds.yaml), the time steps take, and slopes from a DEM."""
+
+    profiles: dict[str, str] = Field(
+        default_factory=dict,
+        description="category key -> profile (adult, elderly, parent_child), over the "
+        "defaults (elder care: elderly; kindergarten, nursery, primary school: parent_child)",
+    )
+    steps: bool = Field(True, description="steps (highway=steps) take longer than a flat walk")
+    dem: Path | None = Field(
+        None, description="a GeoTIFF elevation model: slopes by Tobler's hiking function"
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _known_profiles(cls, v: dict[str, str]) -> dict[str, str]:
+        from circles.services import load_catalogue
+        from circles.walking import load_speeds
+
+        known = load_speeds().profiles
+        for key, profile in v.items():
+            if key not in load_catalogue():
+                raise ValueError(f"unknown category '{key}'; see `circles categories`")
+            if profile not in known:
+                raise ValueError(
+                    f"{key}: unknown profile '{profile}'; profiles: {', '.join(known)}"
+                )
+        return v
+
+
 class SnapSettings(_Model):
     """How far a point may lie from the walking network and still be used."""
 
@@ -306,6 +391,11 @@ class ReachSettings(_Model):
     )
     grid_spacing_m: float = Field(100.0, gt=0, description="spacing of grid origins")
     k_nearest: int = Field(1, ge=1, le=20, description="distances to the k nearest per category")
+    from_homes: bool = Field(
+        True,
+        description="also walk from every home (each residential building, or cells of a "
+        "large cluster): the share of residents reached, <category>_<t>m_share",
+    )
     decay: DecaySettings | None = None
 
 
@@ -351,6 +441,9 @@ class Study(_Model):
     categories: list[str] | None = Field(None, description="category keys; default: all")
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
     residences: ResidenceSettings = Field(default_factory=ResidenceSettings)
+    population: PopulationSettings = Field(default_factory=PopulationSettings)
+    gates: GateSettings = Field(default_factory=GateSettings)
+    walking: WalkingSettings = Field(default_factory=WalkingSettings)
     snap: SnapSettings = Field(default_factory=SnapSettings)
     isochrones: IsochroneSettings = Field(default_factory=IsochroneSettings)
     reach: ReachSettings = Field(default_factory=ReachSettings)
@@ -395,6 +488,15 @@ class Study(_Model):
             f"unknown standard '{v}'; built-in: {', '.join(builtin_names())} "
             "(or give the path of a .yaml file)"
         )
+
+    @model_validator(mode="after")
+    def _profiles_need_minutes(self) -> Study:
+        if self.walking.profiles and self.thresholds.minutes is None:
+            raise ValueError(
+                "walking.profiles set walking speeds, which apply to thresholds in minutes "
+                "(thresholds.minutes); the thresholds are distances, the same for everyone"
+            )
+        return self
 
     @model_validator(mode="after")
     def _replace_needs_tables(self) -> Study:
@@ -464,6 +566,9 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     for table in study.pois:
         table.file = absolute(table.file)
     study.residences.file = fix(study.residences.file)
+    study.population.file = fix(study.population.file)
+    study.gates.file = fix(study.gates.file)
+    study.walking.dem = fix(study.walking.dem)
     study.remove_pois = fix(study.remove_pois)
     from circles.standards import is_path_like
 

@@ -26,13 +26,14 @@ import numpy as np
 from numba import njit, prange
 
 # The graph types and edge splitting are plain numpy; they are part of the engine's API.
-from circles.graph import Graph, Points, augment, to_csr
+from circles.graph import Graph, Points, Seeds, augment, to_csr, to_csr_with_arcs
 
 __all__ = [
     "Decay",
     "Graph",
     "Points",
     "Reach",
+    "Seeds",
     "ServicePoints",
     "augment",
     "ball",
@@ -203,16 +204,18 @@ def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, sh
     The arrays travel in tuples: ``csr`` (indptr, indices, weights); ``sources`` (node,
     start distance, row, column, largest distance) of the points searched from; ``targets``
     (ptr and ids of the points grouped by node, end distance, row, column, largest
-    distance); ``decay`` (kind, param); ``shape`` (rows, columns, chunks). A pair counts
-    only within both points' largest distances (+inf for origins, a service's radius)."""
+    distance); ``decay`` (kind, param); ``shape`` (rows, columns, chunks). ``thresholds``
+    has one row per column (category): an elder-care station may be measured at an older
+    walker's distances. A pair counts only within both points' largest distances (+inf for
+    origins, a service's radius) and its category's largest threshold."""
     indptr, indices, weights = csr
     src_node, src_d0, src_row, src_col, src_max = sources
     tgt_ptr, tgt_ids, tgt_d1, tgt_row, tgt_col, tgt_max = targets
     decay_kind, decay_param = decay
     n_rows, n_cols, n_chunks = shape
     n = len(indptr) - 1
-    n_thr = len(thresholds)
-    limit = thresholds[n_thr - 1]
+    n_thr = thresholds.shape[1]
+    limit = thresholds[:, n_thr - 1].max()
     counts = np.zeros((n_chunks, n_rows, n_cols, n_thr), dtype=np.int32)
     score = np.zeros((n_chunks if decay_kind else 1, n_rows, n_cols))
     n_src = len(src_node)
@@ -227,8 +230,11 @@ def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, sh
         for s in range(c, n_src, n_chunks):
             seeds[0] = src_node[s]
             seed_d[0] = src_d0[s]
-            # A service with a radius is searched from only as far as it counts.
+            # A service is searched from only as far as it counts: its radius, and its
+            # category's largest threshold.
             lim = min(limit, src_max[s])
+            if not rows_from_source:
+                lim = min(lim, thresholds[src_col[s], n_thr - 1])
             cnt = _ball(csr, seeds, seed_d, lim, (dist, done, touched, hd, hn))
             for i in range(cnt):
                 v = touched[i]
@@ -243,8 +249,10 @@ def _count_kernel(csr, sources, targets, rows_from_source, thresholds, decay, sh
                     else:
                         row = tgt_row[t]
                         col = src_col[s]
+                    if d > thresholds[col, n_thr - 1]:
+                        continue
                     for k in range(n_thr):
-                        if d <= thresholds[k]:
+                        if d <= thresholds[col, k]:
                             counts[c, row, col, k] += 1
                     if decay_kind == 1:
                         score[c, row, col] += np.exp(-decay_param * d)
@@ -491,8 +499,9 @@ def reach(
     ----------
     graph : Graph
         The undirected walking graph (edge lengths in metres).
-    origins : Points
-        Origins attached to edges of ``graph``.
+    origins : Points or Seeds
+        Origins attached to edges of ``graph``; as :class:`Seeds`, an origin starts from
+        the nearest of its seeds (the gates of a walled 小区).
     services : Points or ServicePoints
         Services attached to edges of ``graph``; as :class:`ServicePoints`, each counts
         only within its ``max_m``.
@@ -501,7 +510,9 @@ def reach(
     n_categories : int
         Number of categories (the second axis of the results).
     thresholds : numpy.ndarray or list of float
-        Positive distances (m); every one is counted in the same search.
+        Positive distances (m), shape (n_thresholds,), or one row per category, shape
+        (n_categories, n_thresholds) (a category measured at another walking speed);
+        every one is counted in the same search.
     nearest_limit_m : float
         Bound of the nearest search: a service farther away counts as unreachable.
     k_nearest : int
@@ -515,18 +526,17 @@ def reach(
     -------
     Reach
         Counts, nearest distances, services per category and, when asked for, k nearest
-        and decayed sums.
+        and decayed sums; ``thresholds`` is the first category's row.
 
     Raises
     ------
     ValueError
-        If a threshold is not positive, ``k_nearest`` < 1, ``service_category`` does not
-        have one valid index per service, or a service's ``max_m`` is NaN.
+        If a threshold is not positive, the thresholds' shape fits neither form,
+        ``k_nearest`` < 1, ``service_category`` does not have one valid index per service,
+        or a service's ``max_m`` is NaN.
     """
     _load_without_scipy_linalg()  # before the first kernel loads in this process
-    thr = np.sort(np.asarray(thresholds, dtype=np.float64))
-    if len(thr) == 0 or thr[0] <= 0:
-        raise ValueError("thresholds must be positive")
+    thr = _threshold_rows(thresholds, n_categories)
     if k_nearest < 1:
         raise ValueError("k_nearest must be at least 1")
     cat = np.asarray(service_category, dtype=np.int64)
@@ -536,10 +546,9 @@ def reach(
         raise ValueError("service_category values must be in [0, n_categories)")
     s_max = _service_limits(services)
     decay_kind, decay_param = decay.code() if decay is not None else (0, 0.0)
-    n_o = len(origins)
-    g, (o_node, s_node) = augment(graph, origins, services)
-    indptr, indices, weights, _ = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)
-    o_d = np.asarray(origins.snap_m, dtype=np.float64)
+    g, (seed_node, s_node) = augment(graph, origins, services)
+    o_node, o_d, sink, source = _origin_nodes(g, origins, seed_node)
+    n_o = len(o_node)
     s_d = np.asarray(services.snap_m, dtype=np.float64)
     n_threads = threads or numba.get_num_threads()
     previous = numba.get_num_threads()
@@ -549,14 +558,14 @@ def reach(
         origin_side = (o_node, o_d, np.arange(n_o), np.zeros(n_o, np.int64), np.full(n_o, np.inf))
         service_side = (s_node, s_d, np.zeros_like(cat), cat, s_max)
         from_services = len(services) <= n_o
-        source, target = (
+        source_side, target = (
             (service_side, origin_side) if from_services else (origin_side, service_side)
         )
         # Targets are grouped by node: the points at node v are ids[ptr[v]:ptr[v+1]].
-        ptr, ids = _group_by_node(g.n_nodes, target[0])
+        ptr, ids = _group_by_node(len(sink[0]) - 1, target[0])
         counts, score = _count_kernel(
-            (indptr, indices, weights),
-            source,
+            sink if from_services else source,
+            source_side,
             (ptr, ids, *target[1:]),
             not from_services,
             thr,
@@ -564,7 +573,7 @@ def reach(
             (n_o, n_categories, _CHUNKS),
         )
         near = _nearest(
-            (indptr, indices, weights),
+            sink,
             (s_node, s_d, cat, s_max),
             (o_node, o_d),
             n_categories,
@@ -574,13 +583,75 @@ def reach(
     finally:
         numba.set_num_threads(previous)
     return Reach(
-        thresholds=thr,
+        thresholds=thr[0].copy() if len(thr) else np.zeros(0),
         counts=counts,
         nearest_m=near[:, :, 0],
         k_nearest_m=near if k_nearest > 1 else None,
         decayed=score if decay is not None else None,
         services_per_category=np.bincount(cat, minlength=n_categories).astype(np.int64),
     )
+
+
+def _threshold_rows(thresholds: np.ndarray | list[float], n_categories: int) -> np.ndarray:
+    """The thresholds as one ascending row per category (n_categories, n_thresholds)."""
+    thr = np.asarray(thresholds, dtype=np.float64)
+    if thr.ndim == 1:
+        thr = np.broadcast_to(np.sort(thr), (n_categories, len(thr)))
+    elif thr.ndim != 2 or thr.shape[0] != n_categories:
+        raise ValueError(
+            f"thresholds must have shape (n_thresholds,) or ({n_categories}, n_thresholds), "
+            f"not {thr.shape}"
+        )
+    thr = np.sort(thr, axis=1)
+    if thr.shape[1] == 0 or not (thr > 0).all():
+        raise ValueError("thresholds must be positive")
+    return np.ascontiguousarray(thr)
+
+
+_CSR = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _origin_nodes(
+    g: Graph, origins: Points, seed_node: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, _CSR, _CSR]:
+    """Each origin's node and start distance, and the graph to search in each direction.
+
+    An origin with one seed is its seed's node. An origin with several (:class:`Seeds`)
+    is an extra node joined to its seeds by one-way arcs as long as their ``snap_m``:
+    into the origin for searches that end there (from services), out of it for searches
+    that start there. A walk then never passes through an origin.
+
+    Returns (origin node, start distance, CSR towards origins, CSR away from origins).
+    """
+    snap = np.asarray(origins.snap_m, dtype=np.float64)
+    if not isinstance(origins, Seeds):
+        csr = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)[:3]
+        return seed_node, snap, csr, csr
+    ptr = origins.origin_ptr()
+    if len(origins.origin) and (np.diff(origins.origin) < 0).any():
+        raise ValueError("Seeds.origin must be ascending")
+    per_origin = np.diff(ptr)
+    if (per_origin == 0).any():
+        raise ValueError("every origin of Seeds needs at least one seed")
+    single = per_origin == 1
+    o_node = np.empty(origins.n_origins, dtype=np.int64)
+    o_d = np.zeros(origins.n_origins)
+    first = ptr[:-1]
+    o_node[single] = seed_node[first[single]]
+    o_d[single] = snap[first[single]]
+    multi = np.flatnonzero(~single)
+    o_node[multi] = g.n_nodes + np.arange(len(multi))
+    in_multi = ~single[origins.origin]
+    arc_seed = seed_node[in_multi]
+    arc_origin = o_node[origins.origin[in_multi]]
+    arc_len = snap[in_multi]
+    n = g.n_nodes + len(multi)
+    if len(multi) == 0:
+        csr = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)[:3]
+        return o_node, o_d, csr, csr
+    sink = to_csr_with_arcs(g, arc_seed, arc_origin, arc_len, n)
+    source = to_csr_with_arcs(g, arc_origin, arc_seed, arc_len, n)
+    return o_node, o_d, sink, source
 
 
 @njit(cache=True, nogil=True)
@@ -652,8 +723,9 @@ def pairs_within(
     ----------
     graph : Graph
         The undirected walking graph (edge lengths in metres).
-    origins : Points
-        Points attached to edges of ``graph`` (residence clusters, say).
+    origins : Points or Seeds
+        Points attached to edges of ``graph`` (residence clusters, say); as
+        :class:`Seeds`, an origin starts from the nearest of its seeds.
     targets : Points
         Points attached to edges of ``graph`` (candidate sites, services).
     limit : float
@@ -680,17 +752,16 @@ def pairs_within(
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
     if len(origins) == 0 or len(targets) == 0:
         return empty
-    g, (o_node, t_node) = augment(graph, origins, targets)
-    indptr, indices, weights, _ = to_csr(g.n_nodes, g.edge_u, g.edge_v, g.edge_len)
-    o_d = np.asarray(origins.snap_m, dtype=np.float64)
+    g, (seed_node, t_node) = augment(graph, origins, targets)
+    o_node, o_d, sink, source = _origin_nodes(g, origins, seed_node)
     t_d = np.asarray(targets.snap_m, dtype=np.float64)
-    from_targets = len(targets) <= len(origins)
+    from_targets = len(targets) <= len(o_node)
     (src_node, src_d), (dst_node, dst_d) = (
         ((t_node, t_d), (o_node, o_d)) if from_targets else ((o_node, o_d), (t_node, t_d))
     )
-    ptr, ids = _group_by_node(g.n_nodes, dst_node)
+    ptr, ids = _group_by_node(len(sink[0]) - 1, dst_node)
     src, dst, dist = _pairs_kernel(
-        (indptr, indices, weights), (src_node, src_d), (ptr, ids, dst_d), limit
+        sink if from_targets else source, (src_node, src_d), (ptr, ids, dst_d), limit
     )
     o_idx, t_idx = (dst, src) if from_targets else (src, dst)
     order = np.lexsort((t_idx, o_idx))

@@ -53,6 +53,42 @@ class Points:
         return len(self.edge)
 
 
+@dataclass
+class Seeds(Points):
+    """Origins that start from several places: a walled 小区's home walks out of any gate.
+
+    Each seed is a point attached to an edge, as in :class:`Points`; its ``snap_m`` is all
+    that is walked before the network (from the home to the gate, then to the street). An
+    origin's distance to a service is the least over its seeds, and no walk passes through
+    an origin from one of its seeds to another.
+
+    Parameters
+    ----------
+    edge, offset, snap_m : numpy.ndarray
+        One entry per seed, as for :class:`Points`.
+    origin : numpy.ndarray
+        The origin of each seed (int64, ``0 .. n_origins - 1``, ascending); every origin
+        has at least one seed.
+    n_origins : int
+        How many origins.
+    """
+
+    origin: np.ndarray
+    n_origins: int
+
+    def origin_ptr(self) -> np.ndarray:
+        """Where each origin's seeds are.
+
+        Returns
+        -------
+        numpy.ndarray
+            Origin i's seeds are ``ptr[i]:ptr[i + 1]`` (int64, n_origins + 1 entries).
+        """
+        ptr = np.zeros(self.n_origins + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.origin, minlength=self.n_origins), out=ptr[1:])
+        return ptr
+
+
 def to_csr(
     n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -82,10 +118,45 @@ def to_csr(
     dst = np.concatenate([v, u]).astype(np.int64)
     w = np.concatenate([length, length]).astype(np.float64)
     eid = np.concatenate([np.arange(len(u)), np.arange(len(u))])
+    return _csr(n, src, dst, w, eid)
+
+
+def _csr(
+    n: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray, eid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays of directed entries (src -> dst, weight, id), grouped by src."""
     order = np.argsort(src, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     return indptr, dst[order], w[order], eid[order].astype(np.int64)
+
+
+def to_csr_with_arcs(
+    graph: Graph, arc_from: np.ndarray, arc_to: np.ndarray, arc_len: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR adjacency of an undirected graph plus one-way arcs (to or from extra nodes).
+
+    Parameters
+    ----------
+    graph : Graph
+        The undirected graph; both directions of each edge are entries.
+    arc_from, arc_to : numpy.ndarray
+        Ends of the one-way arcs.
+    arc_len : numpy.ndarray
+        Length of each arc.
+    n_nodes : int
+        Number of nodes, at least ``graph.n_nodes`` (the extra ones are ends of arcs).
+
+    Returns
+    -------
+    indptr, indices, weights : numpy.ndarray
+        As :func:`to_csr` returns them.
+    """
+    src = np.concatenate([graph.edge_u, graph.edge_v, arc_from]).astype(np.int64)
+    dst = np.concatenate([graph.edge_v, graph.edge_u, arc_to]).astype(np.int64)
+    w = np.concatenate([graph.edge_len, graph.edge_len, arc_len]).astype(np.float64)
+    indptr, indices, weights, _ = _csr(n_nodes, src, dst, w, np.zeros(len(src), np.int64))
+    return indptr, indices, weights
 
 
 def augment(graph: Graph, *point_sets: Points) -> tuple[Graph, list[np.ndarray]]:

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from circles.engine import ball
+from circles.graph import Seeds
 from circles.network import WalkNetwork
 from circles.snap import Attachment
 
@@ -34,44 +35,60 @@ _QUAD_SEGS = 4
 
 
 class Reached:
-    """Network distances from one attached point to the nodes within a budget.
+    """Network distances from one origin to the nodes within a budget.
 
     One search at the largest threshold; :meth:`pieces` then cuts the reachable streets
-    for any smaller budget without searching again.
+    for any smaller budget without searching again. An origin may start from several
+    seeds (the gates of a walled 小区), each with what is walked before it.
 
     Parameters
     ----------
     network : WalkNetwork
         The walking network.
-    edge : int
-        The edge the point is attached to.
-    offset : float
-        Distance (m) along that edge from its ``edge_u`` end.
-    snap_m : float
-        Straight distance (m) from the point to the edge, walked first.
+    edge : int or numpy.ndarray
+        The edge each seed is attached to.
+    offset : float or numpy.ndarray
+        Walking distance (m) along that edge from its ``edge_u`` end.
+    snap_m : float or numpy.ndarray
+        What is walked before the seed (m): the straight way to the edge.
     budget : float
         The largest distance (m) to search.
+    weights : numpy.ndarray, optional
+        The walking cost of each CSR entry (:meth:`circles.origins.Walk.csr_weights`);
+        default: the network's lengths.
     """
 
     def __init__(
-        self, network: WalkNetwork, edge: int, offset: float, snap_m: float, budget: float
+        self,
+        network: WalkNetwork,
+        edge: Any,
+        offset: Any,
+        snap_m: Any,
+        budget: float,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.network = network
-        self.edge, self.offset, self.snap_m = edge, offset, snap_m
-        u, v, length = network.edge_u[edge], network.edge_v[edge], network.edge_len[edge]
-        seeds = np.array([u, v])
-        seed_d = np.array([snap_m + offset, snap_m + length - offset])
-        self.nodes, self.dist = ball(
-            network.indptr, network.indices, network.weights, seeds, seed_d, budget
-        )
-        # Every CSR entry leaving a reached node: a possible piece towards the neighbour.
+        self.edge = np.atleast_1d(np.asarray(edge, dtype=np.int64))
+        self.offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
+        self.snap = np.atleast_1d(np.asarray(snap_m, dtype=np.float64))
+        self.snap_m = float(self.snap.min())
         net = network
+        w_csr = net.weights if weights is None else weights
+        # The cost of each edge, from its CSR entries (both directions cost the same).
+        self.cost = np.empty(net.n_edges)
+        self.cost[net.csr_edge] = w_csr
+        u, v = net.edge_u[self.edge], net.edge_v[self.edge]
+        length = self.cost[self.edge]
+        seeds = np.concatenate([u, v])
+        seed_d = np.concatenate([self.snap + self.offset, self.snap + length - self.offset])
+        self.nodes, self.dist = ball(net.indptr, net.indices, w_csr, seeds, seed_d, budget)
+        # Every CSR entry leaving a reached node: a possible piece towards the neighbour.
         deg = net.indptr[self.nodes + 1] - net.indptr[self.nodes]
         first = np.cumsum(deg) - deg
         j = np.repeat(net.indptr[self.nodes], deg) + (np.arange(deg.sum()) - np.repeat(first, deg))
         self.a = np.repeat(self.nodes, deg)
         self.b = net.indices[j]
-        self.w = net.weights[j]
+        self.w = w_csr[j]
         self.da = np.repeat(self.dist, deg)
         d_full = np.full(net.n_nodes, np.inf)
         d_full[self.nodes] = self.dist
@@ -95,7 +112,8 @@ class Reached:
         net = self.network
         if budget - self.snap_m <= 0:
             return np.zeros((0, 2, 2))
-        live = self.da <= budget
+        # A wall (infinite cost) is no piece at all.
+        live = (self.da <= budget) & np.isfinite(self.w)
         a, b, w, da, db = self.a[live], self.b[live], self.w[live], self.da[live], self.db[live]
         frac = np.minimum(1.0, (budget - da) / np.maximum(w, 1e-12))
         # A piece is redundant when the opposite end reaches the whole edge; an edge
@@ -112,20 +130,26 @@ class Reached:
             ],
             axis=1,
         )
-        return np.concatenate([from_nodes, self._own_edge(budget)])
+        own = [self._own_edge(budget, i) for i in range(len(self.edge))]
+        return np.concatenate([from_nodes, *own])
 
-    def _own_edge(self, budget: float) -> np.ndarray:
-        """The origin's own edge, walked from the attachment point both ways."""
+    def _own_edge(self, budget: float, i: int) -> np.ndarray:
+        """Seed i's own edge, walked from the attachment point both ways."""
         net = self.network
-        u, v = net.edge_u[self.edge], net.edge_v[self.edge]
-        length = net.edge_len[self.edge]
+        edge, offset = self.edge[i], self.offset[i]
+        u, v = net.edge_u[edge], net.edge_v[edge]
+        cost = self.cost[edge]
+        r0 = budget - self.snap[i]
+        if r0 <= 0:
+            return np.zeros((0, 2, 2))
         x, y = net.x, net.y
-        r0 = budget - self.snap_m
-        t = self.offset / length if length > 0 else 0.0
+        # A seed on a wall keeps its offset in metres (see Walk.offsets).
+        span = cost if np.isfinite(cost) else net.edge_len[edge]
+        t = offset / span if span > 0 else 0.0
         px, py = x[u] + t * (x[v] - x[u]), y[u] + t * (y[v] - y[u])
         out = []
-        for end, room in ((u, self.offset), (v, length - self.offset)):
-            f = min(r0, room) / room if room > 0 else 0.0
+        for end, room in ((u, offset), (v, cost - offset)):
+            f = min(r0, room) / room if 0 < room < np.inf else 0.0
             out.append([[px, py], [px + f * (x[end] - px), py + f * (y[end] - py)]])
         return np.asarray(out, dtype=np.float64)
 
@@ -181,12 +205,14 @@ def polygon(
 
 def isochrone_polygons(
     network: WalkNetwork,
-    attachment: Attachment,
+    attachment: Attachment | Seeds,
     thresholds: list[float],
     buffer_m: float,
     method: str = "network",
     concave_ratio: float = 0.3,
     workers: int | None = None,
+    weights: np.ndarray | None = None,
+    used: np.ndarray | None = None,
 ) -> list[list[shapely.Geometry]]:
     """For each attached point, one polygon per threshold (empty when not used).
 
@@ -197,8 +223,9 @@ def isochrone_polygons(
     ----------
     network : WalkNetwork
         The walking network.
-    attachment : Attachment
-        The points (cluster centres) and where they join the network.
+    attachment : Attachment or Seeds
+        The points (cluster centres) and where they join the network; or the seeds of
+        each used point (the gates of a walled 小区), offsets in walking cost.
     thresholds : list of float
         Distances (m); the polygons come in this order.
     buffer_m : float
@@ -209,6 +236,11 @@ def isochrone_polygons(
         For the ``concave`` method.
     workers : int, optional
         Threads (default: the CPU count, at most 8).
+    weights : numpy.ndarray, optional
+        The walking cost of each CSR entry (steps, slopes, walls); default: lengths.
+    used : numpy.ndarray, optional
+        With :class:`Seeds`: which points are used (the seeds' origins are the used ones,
+        in order); default: all.
 
     Returns
     -------
@@ -225,17 +257,13 @@ def isochrone_polygons(
         raise ValueError(f"isochrone method must be one of {', '.join(METHODS)}, not {method!r}")
     budget = max(thresholds)
     order = sorted(thresholds)
+    starts = _starts(attachment, used)
 
     def one(i: int) -> list[shapely.Geometry]:
-        if not attachment.used[i]:
+        start = starts[i]
+        if start is None:
             return [shapely.Polygon() for _ in thresholds]
-        reached = Reached(
-            network,
-            int(attachment.edge[i]),
-            float(attachment.offset[i]),
-            float(attachment.snap_m[i]),
-            budget,
-        )
+        reached = Reached(network, *start, budget, weights)
         polys = [polygon(reached.pieces(t), buffer_m, method, concave_ratio) for t in order]
         if method == "network":
             # The pieces of a smaller threshold lie on those of a larger one, but buffers of
@@ -246,12 +274,33 @@ def isochrone_polygons(
         by_threshold = dict(zip(order, polys, strict=True))
         return [by_threshold[t] for t in thresholds]
 
-    n = len(attachment)
+    n = len(starts)
     workers = workers or min(os.cpu_count() or 1, 8)
     if workers == 1 or n < 4:
         return [one(i) for i in range(n)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, range(n)))
+
+
+_Start = tuple[np.ndarray, np.ndarray, np.ndarray] | None
+
+
+def _starts(attachment: Attachment | Seeds, used: np.ndarray | None) -> list[_Start]:
+    """Per point, its seeds' (edges, offsets, walked before), or None when not used."""
+    if not isinstance(attachment, Seeds):
+        return [
+            (attachment.edge[i : i + 1], attachment.offset[i : i + 1], attachment.snap_m[i : i + 1])
+            if attachment.used[i]
+            else None
+            for i in range(len(attachment))
+        ]
+    ptr = attachment.origin_ptr()
+    mask = np.ones(attachment.n_origins, bool) if used is None else np.asarray(used, bool)
+    out: list[_Start] = [None] * len(mask)
+    for k, i in enumerate(np.flatnonzero(mask)):
+        a, b = ptr[k], ptr[k + 1]
+        out[i] = (attachment.edge[a:b], attachment.offset[a:b], attachment.snap_m[a:b])
+    return out
 
 
 def isochrones_frame(
@@ -308,10 +357,12 @@ def isochrones_frame(
 
 def draw(
     network: WalkNetwork,
-    attachment: Attachment,
+    attachment: Attachment | Seeds,
     ids: list[str],
     distances: list[float],
     settings: IsochroneSettings,
+    weights: np.ndarray | None = None,
+    used: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """The drawing stage: isochrones of attached points, as a long table.
 
@@ -319,14 +370,19 @@ def draw(
     ----------
     network : WalkNetwork
         The walking network.
-    attachment : Attachment
-        Where each point joins it; unused points get empty polygons.
+    attachment : Attachment or Seeds
+        Where each point joins it (unused points get empty polygons), or the seeds of
+        the used points (:func:`isochrone_polygons`).
     ids : list of str
         The points' ids (the ``cluster_id`` column).
     distances : list of float
         The thresholds in metres.
     settings : IsochroneSettings
         ``method``, ``buffer_m`` and ``concave_ratio``.
+    weights : numpy.ndarray, optional
+        The walking cost of each CSR entry; default: lengths.
+    used : numpy.ndarray, optional
+        With :class:`Seeds`: which points are used.
 
     Returns
     -------
@@ -334,6 +390,13 @@ def draw(
         As :func:`isochrones_frame`.
     """
     polygons = isochrone_polygons(
-        network, attachment, distances, settings.buffer_m, settings.method, settings.concave_ratio
+        network,
+        attachment,
+        distances,
+        settings.buffer_m,
+        settings.method,
+        settings.concave_ratio,
+        weights=weights,
+        used=used,
     )
     return isochrones_frame(ids, polygons, distances, network.crs, settings.method)

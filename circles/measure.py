@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from circles.config import ReachSettings
+from circles.config import ReachSettings, Study
+from circles.graph import Seeds
 from circles.network import WalkNetwork
 from circles.result import Threshold
 from circles.snap import Attachment, attachment_lonlat
@@ -32,15 +33,21 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from circles import engine
+    from circles.gates import Compounds
+    from circles.origins import Origins, Walk
     from circles.prepare import Prepared
+    from circles.residences import Clusters
+    from circles.scope import Scope
     from circles.services import Category
 
 __all__ = [
     "cluster_reach_table",
     "data_gaps",
     "measure",
+    "measure_clusters",
     "origin_reach_table",
     "reach_columns",
+    "resident_shares",
     "service_radii",
     "services_found",
     "with_reach_columns",
@@ -109,11 +116,12 @@ def service_radii(
 
 def measure(
     prepared: Prepared,
-    origins: Attachment,
+    origins: Attachment | Seeds,
     keys: Sequence[str],
-    distances: Sequence[float],
+    distances: Sequence[float] | np.ndarray,
     settings: ReachSettings,
     categories: Mapping[str, Category] | None = None,
+    walk: Walk | None = None,
 ) -> engine.Reach:
     """Reach from the used origins to the used services, per category and threshold.
 
@@ -121,17 +129,22 @@ def measure(
     ----------
     prepared : Prepared
         The network and the services (with ``area_m2`` when known).
-    origins : Attachment
-        Where the origins join the network; unused ones are left out of the result.
+    origins : Attachment or Seeds
+        Where the origins join the network (unused ones are left out of the result), or
+        the seeds of each origin (:func:`circles.origins.attach_points`), offsets already
+        in walking cost.
     keys : sequence of str
         The categories, in the order of the result's category axis.
-    distances : sequence of float
-        The thresholds in metres, ascending.
+    distances : sequence of float or numpy.ndarray
+        The thresholds in metres, ascending; or one row per category (a category walked
+        at another speed, :func:`circles.walking.category_distances`).
     settings : ReachSettings
         ``k_nearest`` and ``decay``.
     categories : Mapping of str to Category, optional
         The categories by key; their ``radius_by_area`` limits how far a service counts
         (:func:`service_radii`). None: every service counts within the thresholds.
+    walk : Walk, optional
+        What each edge costs (steps, slopes, walls); default: its length.
 
     Returns
     -------
@@ -139,7 +152,9 @@ def measure(
         One row per used origin.
     """
     from circles import engine
+    from circles.origins import Walk
 
+    walk = walk if walk is not None else Walk.plain(prepared.network)
     services = prepared.service_attachment
     used = services.used
     index = {k: i for i, k in enumerate(keys)}
@@ -148,24 +163,73 @@ def measure(
     decay = None
     if settings.decay is not None:
         d = settings.decay
-        decay = engine.Decay(d.kind, d.beta, d.max_m or max(distances))
-    kept = origins.used
-    points = engine.Points(services.edge[used], services.offset[used], services.snap_m[used])
+        decay = engine.Decay(d.kind, d.beta, d.max_m or float(np.max(distances)))
+    points = walk.points(services)
     if categories is not None:
         area = prepared.services.get("area_m2")
         radii = service_radii(categories, keyed, None if area is None else area[used])
         if not np.isposinf(radii).all():
             points = engine.ServicePoints(points.edge, points.offset, points.snap_m, radii)
+    start = origins if isinstance(origins, Seeds) else walk.points(origins)
     return engine.reach(
-        prepared.network.graph,
-        engine.Points(origins.edge[kept], origins.offset[kept], origins.snap_m[kept]),
+        walk.graph(),
+        start,
         points,
         category,
         len(keys),
-        list(distances),
+        np.asarray(distances, dtype=np.float64),
         k_nearest=settings.k_nearest,
         decay=decay,
     )
+
+
+def resident_shares(
+    reach: engine.Reach,
+    origins: Origins,
+    n_clusters: int,
+    keys: Sequence[str],
+    thresholds: Sequence[Threshold],
+    gaps: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """The share of each cluster's residents that reach each category within each threshold.
+
+    Parameters
+    ----------
+    reach : engine.Reach
+        The reach of the used origins (:func:`measure` of ``origins.seeds``).
+    origins : Origins
+        The residents' origins; an origin that did not join the network reaches nothing.
+    n_clusters : int
+        How many clusters.
+    keys : sequence of str
+        The categories measured.
+    thresholds : sequence of Threshold
+        The thresholds measured.
+    gaps : sequence of str
+        Categories without data: their shares are NaN, not 0.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``<key>_<t>m_share`` per category and threshold (0-1, three decimals; NaN for a
+        cluster without residents and for a data gap).
+    """
+    total = np.bincount(origins.cluster, weights=origins.weight, minlength=n_clusters)
+    rows = origins.cluster[origins.used]
+    w = origins.weight[origins.used]
+    out: dict[str, np.ndarray] = {}
+    for ci, key in enumerate(keys):
+        for ti, t in enumerate(thresholds):
+            name = f"{key}_{t.column}_share"
+            if key in gaps:
+                out[name] = np.full(n_clusters, np.nan)
+                continue
+            reached = np.bincount(
+                rows, weights=w * (reach.counts[:, ci, ti] > 0), minlength=n_clusters
+            )
+            share = np.divide(reached, total, out=np.full(n_clusters, np.nan), where=total > 0)
+            out[name] = np.round(share, 3)
+    return out
 
 
 def _gap_categories(reach: engine.Reach) -> np.ndarray:
@@ -387,3 +451,133 @@ def data_gaps(prepared: Prepared, keys: Sequence[str]) -> list[str]:
         Their coverage is unknown, not zero: reported as data gaps.
     """
     return [k for k, n in services_found(prepared, keys).items() if n == 0]
+
+
+def measure_clusters(
+    prepared: Prepared,
+    clusters: Clusters,
+    compounds: Compounds | None,
+    walk: Walk,
+    scope: Scope,
+    distances: Sequence[float] | np.ndarray,
+    study: Study,
+    gaps: Sequence[str],
+) -> None:
+    """Measure the clusters: from their point (through their gates), and from their homes.
+
+    The cluster table gains the reach columns of its point (:func:`with_reach_columns`),
+    walked out of the gates of a walled 小区; ``walk_from`` (``gates``, ``crossings`` or
+    ``point``) and ``gate_change_m``, the median change over categories of the nearest
+    distance against the single-point rule (NaN where the rules agree by construction);
+    ``origins`` (how many places its residents start from) and the share of its residents
+    reaching each category (:func:`resident_shares`). ``clusters.seeds`` and
+    ``clusters.walk`` keep where walks start, for the isochrones.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The network and services.
+    clusters : Clusters
+        The clusters; their frame is replaced.
+    compounds : Compounds or None
+        The walled 小区 and their openings (None: the single-point rule everywhere).
+    walk : Walk
+        Walking costs without walls (the walls of ``compounds`` are cut here).
+    scope : Scope
+        The categories and thresholds.
+    distances : sequence of float or numpy.ndarray
+        The thresholds (m), or one row per category.
+    study : Study
+        Its ``reach`` settings and snapping distance.
+    gaps : sequence of str
+        Categories without data.
+    """
+    import pandas as pd
+
+    from circles.origins import Residents, attach_points, resident_origins
+
+    keys, thresholds, categories = scope.keys, scope.thresholds, scope.categories
+    settings, max_snap_m = study.reach, study.snap.max_distance_m
+    frame = clusters.frame
+    n = len(frame)
+    walled = walk.with_walls(compounds.walls) if compounds is not None else walk
+    point = frame.geometry.representative_point()
+    px, py = point.x.to_numpy(), point.y.to_numpy()
+    rows = np.arange(n, dtype=np.int64)
+    seeds, used = attach_points(px, py, rows, prepared, walled, compounds, max_snap_m)
+    reach = measure(prepared, seeds, keys, distances, settings, categories, walled)
+    frame = frame.copy()
+    frame["used"] = used
+    frame["walk_from"] = _text_column(_walk_from(n, compounds))
+    frame = with_reach_columns(frame, reach, keys, thresholds, gaps)
+    frame["gate_change_m"] = _gate_change(
+        prepared, clusters.attachment, frame, reach, keys, distances, settings, categories, walk
+    )
+    clusters.seeds, clusters.walk = seeds, walled
+    if not settings.from_homes:
+        clusters.frame = frame
+        return
+    origins = resident_origins(frame, clusters.buildings, prepared, walled, compounds, max_snap_m)
+    o_reach = measure(prepared, origins.seeds, keys, distances, settings, categories, walled)
+    shares = resident_shares(o_reach, origins, n, keys, thresholds, gaps)
+    shares["origins"] = np.bincount(origins.cluster, minlength=n)
+    # One concat, not a column at a time: a standard's categories make hundreds of shares.
+    frame = pd.concat([frame, pd.DataFrame(shares, index=frame.index)], axis=1)
+    near = np.full((len(origins), len(keys)), np.nan)
+    near[origins.used] = o_reach.nearest_m
+    clusters.residents = Residents(
+        origins.cluster, origins.weight, {k: near[:, i] for i, k in enumerate(keys)}
+    )
+    clusters.frame = frame
+
+
+def _text_column(values: np.ndarray) -> Any:
+    """Text as a pandas ``string`` column."""
+    import pandas as pd
+
+    return pd.array(values, dtype="string")
+
+
+def _walk_from(n: int, compounds: Compounds | None) -> np.ndarray:
+    """Per cluster, where its walks start: ``gates``, ``crossings`` or its ``point``."""
+    out = np.full(n, "point", dtype=object)
+    if compounds is None:
+        return out
+    ptr = compounds.openings_ptr
+    for k, row in enumerate(compounds.cluster):
+        kinds = set(compounds.kind[ptr[k] : ptr[k + 1]].tolist())
+        if kinds:
+            out[row] = "crossings" if kinds == {"crossing"} else "gates"
+    return out
+
+
+def _gate_change(
+    prepared: Prepared,
+    attachment: Attachment,
+    frame: gpd.GeoDataFrame,
+    reach: engine.Reach,
+    keys: Sequence[str],
+    distances: Sequence[float] | np.ndarray,
+    settings: ReachSettings,
+    categories: Mapping[str, Category] | None,
+    walk: Walk,
+) -> np.ndarray:
+    """Median over categories of (nearest through the gates - nearest from the point
+    snapped to its street), for the walled clusters; NaN elsewhere."""
+    n = len(frame)
+    change = np.full(n, np.nan)
+    walled = (frame["walk_from"] != "point").to_numpy(bool) & frame["used"].to_numpy(bool)
+    both = walled & attachment.used
+    if not both.any():
+        return change
+    single = attachment.subset(both)
+    plain = measure(prepared, single, keys, distances, settings, categories, walk)
+    gated = np.full((n, len(keys)), np.nan)
+    gated[frame["used"].to_numpy(bool)] = reach.nearest_m
+    delta = gated[both] - plain.nearest_m
+    finite = np.isfinite(delta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a cluster with no finite pair
+        med = np.nanmedian(np.where(finite, delta, np.nan), axis=1)
+    change[both] = np.round(med, 1)
+    return change

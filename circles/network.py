@@ -54,6 +54,9 @@ class WalkNetwork:
         Each edge's street: an index into ``street_names`` (from its OSM way). By default
         every edge is unnamed. A table and an index, not a name per edge: Malta's 95,606
         edges would otherwise carry 16 MB of mostly repeated text into memory and cache.
+    edge_steps : numpy.ndarray, optional
+        Whether each edge is ``highway=steps`` (booleans), which take longer to walk
+        (:func:`circles.walking.edge_lengths`). By default no edge is.
     """
 
     crs: pyproj.CRS
@@ -72,6 +75,7 @@ class WalkNetwork:
     stats: dict[str, int | float] = field(default_factory=dict)
     street_names: np.ndarray = field(default_factory=lambda: np.array([""], dtype=np.str_))
     edge_street: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    edge_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __post_init__(self) -> None:
         if len(self.edge_street) == 0 and self.n_edges:  # not given: every edge unnamed
@@ -79,6 +83,10 @@ class WalkNetwork:
             self.edge_street = np.zeros(self.n_edges, dtype=np.int32)
         if len(self.edge_street) != self.n_edges:
             raise ValueError(f"{len(self.edge_street)} edge streets for {self.n_edges} edges")
+        if len(self.edge_steps) == 0:  # not given: no edge is steps
+            self.edge_steps = np.zeros(self.n_edges, dtype=bool)
+        if len(self.edge_steps) != self.n_edges:
+            raise ValueError(f"{len(self.edge_steps)} steps flags for {self.n_edges} edges")
 
     def street_of(self, edges: np.ndarray) -> np.ndarray:
         """The street names of some edges.
@@ -180,7 +188,8 @@ def build_network(extract: OsmExtract, crs: pyproj.CRS | None = None) -> WalkNet
 
     Every OSM node of a walkable way is a graph node and each pair of consecutive nodes
     an edge (never across the end of one way to the start of the next), named after its
-    way (:attr:`OsmExtract.way_names <circles.sources.extract.OsmExtract>`).
+    way (:attr:`OsmExtract.way_names <circles.sources.extract.OsmExtract>`) and marked
+    as steps when its way is ``highway=steps``.
 
     Parameters
     ----------
@@ -227,10 +236,10 @@ def build_network(extract: OsmExtract, crs: pyproj.CRS | None = None) -> WalkNet
             v,
             crs,
             osm_id=uniq,
-            lon=lon,
-            lat=lat,
+            lonlat=(lon, lat),
             stats=stats,
             edge_name=(extract.way_names, way_of[starts]),
+            edge_steps=extract.way_steps[way_of[starts]],
         )
     except EmptyNetworkError as e:
         raise EmptyNetworkError(f"{extract.source}: {e}") from None
@@ -243,10 +252,10 @@ def from_arrays(
     v: np.ndarray,
     crs: pyproj.CRS | str = "EPSG:32650",
     osm_id: np.ndarray | None = None,
-    lon: np.ndarray | None = None,
-    lat: np.ndarray | None = None,
+    lonlat: tuple[np.ndarray, np.ndarray] | None = None,
     stats: Mapping[str, int | float] | None = None,
     edge_name: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+    edge_steps: np.ndarray | None = None,
 ) -> WalkNetwork:
     """A network from node coordinates (metres) and edges; keeps the largest component.
 
@@ -263,14 +272,17 @@ def from_arrays(
         The metric CRS of ``x``/``y``.
     osm_id : numpy.ndarray, optional
         An id per node (default: its index).
-    lon, lat : numpy.ndarray, optional
-        WGS-84 coordinates of the nodes (default: ``x``/``y`` transformed).
+    lonlat : tuple of numpy.ndarray, optional
+        WGS-84 longitudes and latitudes of the nodes (default: ``x``/``y`` transformed).
     stats : Mapping, optional
         Counts to keep in :attr:`WalkNetwork.stats` beside those of this build.
     edge_name : numpy.ndarray or tuple of numpy.ndarray, optional
         A street name per edge (default: all ``""``), or a pair ``(names, index)``: edge
         ``i`` is named ``names[index[i]]`` (a name per way and the way of each edge, so
         that the names are copied once). Of repeated node pairs, a named one is kept.
+    edge_steps : numpy.ndarray, optional
+        Whether each edge is ``highway=steps`` (default: none). Repeated node pairs are
+        steps only when all of them are: a walker takes the way that is not.
 
     Returns
     -------
@@ -289,9 +301,10 @@ def from_arrays(
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     n = len(x)
     u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
-    if lon is None or lat is None:
+    if lonlat is None:
         to_geo = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-        lon, lat = to_geo.transform(x, y)
+        lonlat = to_geo.transform(x, y)
+    lon, lat = lonlat
     osm_id = np.arange(n, dtype=np.int64) if osm_id is None else osm_id
     # Names travel as indices into a table of names, copied once at the end.
     if edge_name is None:
@@ -302,6 +315,8 @@ def from_arrays(
         names, name_index = np.asarray(edge_name, dtype=np.str_), np.arange(len(u))
     keep = u != v
     name_of = np.asarray(name_index, dtype=np.int64)[keep]
+    steps = np.zeros(len(keep), dtype=bool) if edge_steps is None else np.asarray(edge_steps)
+    steps = steps.astype(bool)[keep]
     u, v = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
     length = np.hypot(x[u] - x[v], y[u] - y[v])
     # One edge per node pair: ways that share two consecutive nodes are the same street
@@ -314,6 +329,8 @@ def from_arrays(
     name_of = name_of[order[~dup]]
     if len(u) == 0:
         raise EmptyNetworkError("the walkable ways have no usable segments")
+    # Steps where every repeat of the node pair is (the repeats are consecutive).
+    steps = np.logical_and.reduceat(steps[order], np.flatnonzero(~dup))
 
     adj = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
     n_comp, labels = connected_components(adj, directed=False)
@@ -355,4 +372,5 @@ def from_arrays(
         stats=stats,
         street_names=street_names,
         edge_street=edge_street,
+        edge_steps=steps[edge_keep],
     )

@@ -253,6 +253,52 @@ RUN_OPTIONS: tuple[Option, ...] = (
         requires=("residences",),
     ),
     Option(
+        "population",
+        "residents counted elsewhere: a raster (GeoTIFF: WorldPop, GHS-POP) summed over each "
+        "cluster, or a table of 常住人口 per 社区 (polygons: spread over the buildings by "
+        "floor area) or per 小区 (by name)",
+        ("population.file",),
+        Path,
+        _path,
+        clears=("population.columns", "population.crs", "population.encoding"),
+    ),
+    Option(
+        "population_crs",
+        "coordinates of --population: a table's (like --pois-crs), or a raster's that has "
+        "no CRS of its own (EPSG:<code>)",
+        ("population.crs",),
+        requires=("population",),
+    ),
+    Option(
+        "gates",
+        "a table of the gates (出入口) of gated 小区, e.g. AMap AOI entrances; a gate "
+        "farther than gates.max_distance_m (30 m) from every 小区 is reported, not used",
+        ("gates.file",),
+        Path,
+        _path,
+        clears=("gates.columns", "gates.crs", "gates.encoding"),
+    ),
+    Option(
+        "gates_crs",
+        "coordinates of --gates (like --pois-crs; AMap: gcj02)",
+        ("gates.crs",),
+        requires=("gates",),
+    ),
+    Option(
+        "gate_rule",
+        "auto (default): a walled 小区's walk starts at its gates (OSM gates, --gates, else "
+        "where paths cross its boundary); off: from one point, as before",
+        ("gates.rule",),
+    ),
+    Option(
+        "dem",
+        "a GeoTIFF elevation model (metres) covering the study area: each street's walk "
+        "takes the time Tobler's hiking function gives for its slope",
+        ("walking.dem",),
+        Path,
+        _path,
+    ),
+    Option(
         "encoding",
         "text encoding of the CSV tables given here; default: detected",
         ("pois[].encoding", "residences.encoding"),
@@ -582,6 +628,8 @@ _PLAN_STUDY = (
     "residences",
     "residences_crs",
     "residence_method",
+    "population",
+    "population_crs",
     "pois",
     "pois_crs",
     "pois_columns",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Only light modules are imported here: the engine (numba), geopandas and the geometry
 # stages load where they are used, so that a cold run can load them while its OSM file is
@@ -26,6 +26,7 @@ from circles.scope import Scope, check_size
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from circles.origins import Walk
     from circles.prepare import Prepared
     from circles.residences import Clusters
     from circles.scoring import Scores
@@ -150,6 +151,12 @@ def _input_files(study: Study, source: bool) -> Iterator[tuple[str, Path, str]]:
     """(what it is, path, how to fix it) of every file a study reads."""
     if source and study.source.osm is not None:
         yield "OSM file", study.source.osm, "check the path, or use --place online"
+    if study.walking.dem is not None:
+        yield "DEM", study.walking.dem, "walking.dem: give a GeoTIFF elevation model"
+    if study.gates.file is not None:
+        yield "gate table", study.gates.file, "gates.file: check the path of --gates"
+    if study.population.file is not None:
+        yield "population file", study.population.file, "population.file: check --population"
     if source and study.source.polygon is not None:
         yield "boundary file", study.source.polygon, "source.polygon: give a GeoJSON polygon"
     if study.boundary is not None:
@@ -215,19 +222,36 @@ def _measured_clusters(
     with steps("residences", "生成居住单元 Forming residence clusters"):
         clusters = form_clusters(study, prepared, log)
     check_size(study, scope, prepared.network, clusters=len(clusters.frame))
+    compounds = None
+    if study.gates.rule != "off":
+        from circles.gates import find_compounds
+        from circles.prepare import study_area
+
+        with steps("gates", "识别小区出入口 Finding the gates of 小区"):
+            area = study_area(study, prepared.network, halo=False)
+            compounds = find_compounds(
+                clusters.frame, prepared.network, prepared.features, study.gates, area
+            )
+            clusters.notes += compounds.notes
+            if log is not None:
+                log.rejected.extend(compounds.rejected)
     with steps("reach", "计算可达性 Computing reach"):
-        reach = measure.measure(
-            prepared,
-            clusters.attachment,
-            scope.keys,
-            scope.distances,
-            study.reach,
-            scope.categories,  # a park's size decides how far it serves
-        )
-        clusters.frame = measure.with_reach_columns(
-            clusters.frame, reach, scope.keys, scope.thresholds, gaps
-        )
+        walk, distances = _walking_of(study, scope, prepared, clusters.notes)
+        measure.measure_clusters(prepared, clusters, compounds, walk, scope, distances, study, gaps)
     return clusters
+
+
+def _walking_of(
+    study: Study, scope: Scope, prepared: Prepared, notes: list[str]
+) -> tuple[Walk, Any]:
+    """What each edge costs (steps, slopes) and each category's thresholds (its walkers'
+    speed), for every measurement of a run; the notes of a DEM join ``notes``."""
+    from circles.origins import Walk
+    from circles.walking import category_distances, edge_lengths
+
+    cost, more = edge_lengths(prepared.network, study.walking)
+    notes += more
+    return Walk(prepared.network, cost), category_distances(study, scope.keys)
 
 
 def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict:
@@ -243,8 +267,9 @@ def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict
         settings.grid_spacing_m,
         study.snap.max_distance_m,
     )
+    walk, distances = _walking_of(study, scope, prepared, [])
     reach = measure.measure(
-        prepared, origins, scope.keys, scope.distances, settings, scope.categories
+        prepared, origins, scope.keys, distances, settings, scope.categories, walk
     )
     return measure.origin_reach_table(
         ids, origins, reach, prepared.network, scope.keys, scope.thresholds
@@ -262,7 +287,7 @@ def _score(
 
     with steps("scoring", "对照标准评分 Scoring against the standard"):
         found = services_found(prepared, scope.keys)
-        scores = scoring.score(clusters.frame, scope.standard, gaps, found)
+        scores = scoring.score(clusters.frame, scope.standard, gaps, found, clusters.residents)
         clusters.frame = scores.clusters = scoring.with_columns(clusters.frame, scores.table)
     return scores
 
@@ -277,4 +302,16 @@ def _draw(
 
     with steps("isochrones", "生成等时圈 Drawing isochrones"):
         ids = clusters.frame["cluster_id"].tolist()
-        return draw(prepared.network, clusters.attachment, ids, scope.distances, study.isochrones)
+        if clusters.seeds is None or clusters.walk is None:
+            return draw(
+                prepared.network, clusters.attachment, ids, scope.distances, study.isochrones
+            )
+        return draw(
+            prepared.network,
+            clusters.seeds,
+            ids,
+            scope.distances,
+            study.isochrones,
+            weights=None if clusters.walk.is_plain else clusters.walk.csr_weights(),
+            used=clusters.frame["used"].to_numpy(bool),
+        )

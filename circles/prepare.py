@@ -414,14 +414,20 @@ class TableLog:
         Parameters
         ----------
         study : Study
-            Its ``pois``, ``residences.file`` and ``remove_pois``.
+            Its ``pois``, ``residences.file``, ``remove_pois``, gate and population files.
 
         Returns
         -------
         TableLog or None
             None when the study reads no table of its own.
         """
-        if study.pois or study.residences.file is not None or study.remove_pois is not None:
+        own = (
+            study.residences.file,
+            study.remove_pois,
+            study.gates.file,
+            study.population.file,
+        )
+        if study.pois or any(f is not None for f in own):
             return cls(study.pois_mode)
         return None
 

@@ -35,6 +35,8 @@ from circles.snap import Attachment
 
 if TYPE_CHECKING:
     from circles.config import Study
+    from circles.graph import Seeds
+    from circles.origins import Residents, Walk
     from circles.prepare import Prepared, TableLog
 
 RESIDENTIAL_BUILDINGS = frozenset(
@@ -145,6 +147,27 @@ def residential_buildings(
     b["levels"] = np.where(levels.isna(), default, levels.to_numpy(float))
     b["floor_area_m2"] = b.geometry.area.to_numpy() * b["levels"].to_numpy()
     return b
+
+
+def residential_found(
+    features: gpd.GeoDataFrame, settings: ResidenceSettings
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The residential areas and the residential buildings of OSM features.
+
+    Parameters
+    ----------
+    features : geopandas.GeoDataFrame
+        OSM features with a ``tags`` column, in a metric CRS.
+    settings : circles.config.ResidenceSettings
+        ``default_levels``.
+
+    Returns
+    -------
+    tuple of geopandas.GeoDataFrame
+        :func:`residential_areas` and :func:`residential_buildings`.
+    """
+    areas = residential_areas(features)
+    return areas, residential_buildings(features, areas, settings)
 
 
 def _levels(value: str | None) -> float:
@@ -389,6 +412,7 @@ def build_residences(
     network: WalkNetwork,
     settings: ResidenceSettings,
     max_snap_m: float,
+    found: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Residence clusters by the configured method; also returns notes on the choice.
 
@@ -406,6 +430,9 @@ def build_residences(
         ``method`` and the population settings.
     max_snap_m : float
         Grid cells farther from a street are dropped.
+    found : tuple of geopandas.GeoDataFrame, optional
+        The residential areas and buildings of ``features`` when already found
+        (:func:`residential_areas`, :func:`residential_buildings`).
 
     Returns
     -------
@@ -417,8 +444,7 @@ def build_residences(
         buildings lie outside the polygons.
     """
     notes: list[str] = []
-    areas = residential_areas(features)
-    buildings = residential_buildings(features, areas, settings)
+    areas, buildings = found if found is not None else residential_found(features, settings)
     method = settings.method
     parts: list[gpd.GeoDataFrame] = []
     if method in ("auto", "landuse") and len(areas):
@@ -517,14 +543,29 @@ class Clusters:
         One row per cluster (network CRS): cluster_id, name, method, area_m2, dwellings,
         population, snap_m, used, then the reach and score columns once measured.
     attachment : Attachment
-        Where each cluster's representative point joins the network.
+        Where each cluster's representative point joins its nearest street (the
+        single-point rule).
     notes : list of str
         Warnings about how the clusters were formed.
+    buildings : geopandas.GeoDataFrame or None
+        The residential buildings of the OSM data (network CRS, ``floor_area_m2``), where
+        residents' walks start; None without OSM features.
+    seeds : Seeds or None
+        Where each used cluster's walks start once measured: its point, or the gates of a
+        walled 小区 (:func:`circles.origins.attach_points`).
+    walk : Walk or None
+        The walking costs it was measured with (walls cut).
+    residents : Residents or None
+        Where its residents start and how far they walk (for scoring by residents).
     """
 
     frame: gpd.GeoDataFrame
     attachment: Attachment
     notes: list[str] = field(default_factory=list)
+    buildings: gpd.GeoDataFrame | None = None
+    seeds: Seeds | None = None
+    walk: Walk | None = None
+    residents: Residents | None = None
 
 
 def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clusters:
@@ -551,6 +592,9 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
 
     network, max_snap = prepared.network, study.snap.max_distance_m
     table = None
+    found = None
+    if prepared.features is not None:
+        found = residential_found(prepared.features, study.residences)
     empty_note = (
         "no residence clusters in the study area: nothing to score; check the boundary, "
         "or set residences.method: grid"
@@ -562,7 +606,9 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
     else:
         if prepared.features is None:
             raise ValueError("residences need the OSM features: prepare with need_features")
-        frame, notes = build_residences(prepared.features, network, study.residences, max_snap)
+        frame, notes = build_residences(
+            prepared.features, network, study.residences, max_snap, found
+        )
         if len(frame) == 0:
             empty_note = ""  # build_residences said why
         elif study.boundary is not None:  # a table's rows outside it were rejected already
@@ -573,6 +619,10 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
                 f"none of the {len(inside)} residence clusters lies inside the boundary: "
                 "nothing to score; check that the boundary covers the data"
             )
+    buildings = found[1] if found is not None else None
+    if study.population.file is not None:
+        frame, more = _with_population(frame, buildings, study, log)
+        notes += more
     notes += _low_confidence_notes(frame, study.residences)
     points = frame.geometry.representative_point()
     attachment = prepared.attach(points.x.to_numpy(), points.y.to_numpy(), max_snap)
@@ -591,4 +641,20 @@ def form_clusters(study: Study, prepared: Prepared, log: TableLog | None) -> Clu
             f"{int((~attachment.used).sum())} residence clusters are more than "
             f"{max_snap:g} m from the walking network and were not scored"
         )
-    return Clusters(frame, attachment, notes)
+    return Clusters(frame, attachment, notes, buildings)
+
+
+def _with_population(
+    frame: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None, study: Study, log: TableLog | None
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The clusters with the study's population raster or table laid over them."""
+    from circles.origins import building_clusters
+    from circles.population import apply_population
+
+    if buildings is not None:
+        buildings = buildings.assign(cluster=building_clusters(frame, buildings))
+    rejected: list[dict] = []
+    frame, notes = apply_population(frame, buildings, study.population, rejected)
+    if log is not None:
+        log.rejected.extend(rejected)
+    return frame, notes

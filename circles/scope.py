@@ -147,8 +147,12 @@ class Scope:
             clusters.gpkg and clusters.csv hold.
         """
         per_category = len(self.thresholds) + study.reach.k_nearest
+        # The share of residents per threshold, when walks start at every home.
+        per_category += len(self.thresholds) if study.reach.from_homes else 0
         per_category += 1 if study.reach.decay is not None else 0
-        own = 10  # cluster_id, name, method, areas, floor, dwellings, population, snap_m, used
+        # cluster_id, name, method, areas, floor, dwellings, population (and its method,
+        # confidence, 60+), snap_m, used, walk_from, gate_change_m, origins
+        own = 16
         levels = len(self.standard.levels) if self.standard is not None else 0
         standard = 9 * levels + 3 if self.standard is not None else 0
         return own + len(self.categories) * per_category + 2 * len(self.thresholds) + standard

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from circles._errors import CirclesError
+from circles.origins import Residents
 from circles.standards import Indicator, Requirement, Standard
 from circles.values import as_number
 
@@ -44,6 +45,7 @@ __all__ = [
     "Scores",
     "ScoringError",
     "requirement_distance",
+    "resident_distance",
     "score",
     "score_arrays",
     "sparse_categories",
@@ -106,6 +108,56 @@ def requirement_distance(
     return dist, status
 
 
+def resident_distance(
+    req: Requirement, residents: Residents, gaps: set[str], n: int, share: float
+) -> tuple[np.ndarray | None, str]:
+    """The distance within which ``share`` of each cluster's residents reach a requirement.
+
+    Per origin the deciding distance is as :func:`requirement_distance` takes it; per
+    cluster, the smallest distance within which origins holding at least ``share`` of its
+    residents lie (a weighted quantile). The requirement is then reached when that
+    distance is within the requirement's: "at least 80% of residents reach it".
+
+    Parameters
+    ----------
+    req : circles.standards.Requirement
+        The requirement.
+    residents : Residents
+        The origins and their nearest distances.
+    gaps : set of str
+        The categories with no usable service in the data.
+    n : int
+        How many clusters.
+    share : float
+        The share of residents (0-1].
+
+    Returns
+    -------
+    distance : numpy.ndarray or None
+        Per cluster (inf when too few residents reach it at all; NaN for a cluster
+        without residents); None when every category is a data gap.
+    status : str
+        As :func:`requirement_distance` gives it.
+    """
+    d, status = requirement_distance(req, residents.nearest, gaps)
+    if d is None:
+        return None, status
+    order = np.lexsort((d, residents.cluster))
+    c, dd, w = residents.cluster[order], d[order], residents.weight[order]
+    total = np.bincount(c, weights=w, minlength=n)
+    # Running sum of residents within each cluster, in order of distance.
+    run = np.cumsum(w)
+    start = np.concatenate([[0.0], np.cumsum(total)])[c]
+    within = run - start
+    enough = within >= share * total[c] - 1e-9 * np.maximum(total[c], 1.0)
+    out = np.full(n, np.nan)
+    hit = enough & (total[c] > 0)
+    # The first origin (nearest first) at which the share is reached, per cluster.
+    rows, first = np.unique(c[hit], return_index=True)
+    out[rows] = dd[hit][first]
+    return out, status
+
+
 # ---------------------------------------------------------------------------------------
 # Per cluster and level
 # ---------------------------------------------------------------------------------------
@@ -120,6 +172,7 @@ def score_arrays(
     nearest: Mapping[str, np.ndarray],
     used: np.ndarray,
     gaps: set[str] | frozenset[str] = frozenset(),
+    residents: Residents | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, str]], dict[str, dict[str, np.ndarray]]]:
     """Per-cluster columns for every level of ``standard``.
 
@@ -134,6 +187,9 @@ def score_arrays(
         cells).
     gaps : set of str
         The categories with no usable service in the data.
+    residents : Residents, optional
+        With a standard's ``resident_share``: the residents' own distances decide
+        (:func:`resident_distance`); a cluster without residents keeps its point's.
 
     Returns
     -------
@@ -169,6 +225,11 @@ def score_arrays(
         req_reached: dict[str, np.ndarray] = {}
         for req in lv.requirements:
             dist, st = requirement_distance(req, nearest, gaps)
+            share = standard.resident_share
+            if dist is not None and residents is not None and share is not None:
+                by_residents, _ = resident_distance(req, residents, gaps, n, share)
+                if by_residents is not None:
+                    dist = np.where(np.isnan(by_residents), dist, by_residents)
             status[lv.key][req.key] = st
             if dist is not None:
                 req_reached[req.key] = dist <= req.distance_m + 1e-9
@@ -412,6 +473,24 @@ def _shares(covered: np.ndarray, used: np.ndarray, area: np.ndarray, pop: np.nda
         return round(float(np.nansum(w[c])) / total, 4) if total > 0 else None
 
     return round(float(c.sum()) / n, 4), share(area), share(pop)
+
+
+def _elderly_weight(
+    standard: Standard, ind: Indicator, clusters: pd.DataFrame, pop: np.ndarray
+) -> np.ndarray:
+    """The residents an indicator is shared over: those aged 60 and over for an indicator of
+    elder care alone (every category walked at the elderly pace), when the population
+    data gives them for every cluster; else all residents."""
+    from circles.walking import profile_of
+
+    if ind.is_complete or "population_60plus" not in clusters:
+        return pop
+    level = standard.level(ind.level)
+    cats = {c for k in ind.requirements for c in level.requirement(k).categories}
+    older = _column(clusters, "population_60plus")
+    if cats and all(profile_of(c) == "elderly" for c in cats) and np.isfinite(older).all():
+        return older
+    return pop
 
 
 def _indicator_values(
@@ -699,6 +778,7 @@ def score(
     standard: Standard,
     gaps: list[str] | set[str],
     found: Mapping[str, int] | None = None,
+    residents: Residents | None = None,
 ) -> Scores:
     """Score the clusters of a run (with ``<category>_nearest_m`` columns) against a standard.
 
@@ -716,6 +796,9 @@ def score(
         The categories with no usable service.
     found : Mapping of str to int, optional
         Usable services per category (for the sparse check).
+    residents : Residents, optional
+        The residents' origins and distances, for a standard that scores by the share of
+        residents (``resident_share``).
 
     Returns
     -------
@@ -733,14 +816,15 @@ def score(
         for c in standard.category_keys()
         if f"{c}_nearest_m" in clusters
     }
-    table, status, dists = score_arrays(standard, nearest, used, gaps)
+    table, status, dists = score_arrays(standard, nearest, used, gaps, residents)
     table.index = clusters.index
     area, pop = _column(clusters, "area_m2"), _column(clusters, "population")
     sparse = sparse_categories(standard, found or {}, float(np.nansum(pop)))
     indicators: list[IndicatorValue] = []
     for ind in standard.indicators:
+        weight = _elderly_weight(standard, ind, clusters, pop)
         indicators += _indicator_values(
-            standard, ind, table, status, dists, used, area, pop, sparse
+            standard, ind, table, status, dists, used, area, weight, sparse
         )
     blind, blind_summary = _blind_spots(standard, clusters, dists, used, area, pop)
     std_gaps = [c for c in standard.category_keys() if c in gaps]

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 __all__ = [
     "coverage",
     "gap_warnings",
+    "gate_summary",
+    "resident_coverage",
     "residence_estimates",
     "scenario_summary",
     "summarise",
     "tables_summary",
+    "walking_summary",
 ]
 
 # The order cluster kinds are listed in: 小区 polygons, then buildings outside them.
@@ -247,6 +250,7 @@ def summarise(
         "timings_s": timings,
         "settings": study.model_dump(mode="json"),
     }
+    summary["walking"] = walking_summary(study, keys)
     if clusters is not None:
         frame = clusters.frame
         used = frame["used"].to_numpy(bool)
@@ -259,6 +263,10 @@ def summarise(
         )
         summary["snap"]["clusters_unsnapped"] = int((~used).sum())
         summary["coverage"] = coverage(table, used, keys, thresholds, gaps)
+        if "walk_from" in frame:
+            summary["gates"] = gate_summary(frame)
+        if study.reach.from_homes and "origins" in frame:
+            summary["coverage_residents"] = resident_coverage(frame, keys, thresholds, gaps)
     if study.reach.origins != "clusters":
         n = len(reach_table["origin_id"])
         inputs["origins"] = n
@@ -273,6 +281,127 @@ def summarise(
     if scores is not None:
         summary["scoring"] = scores.summary()
     return summary
+
+
+def resident_coverage(
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    thresholds: Sequence[Threshold],
+    gaps: Sequence[str],
+) -> dict[str, dict[str, float | None]]:
+    """The share of all residents who reach each category within each threshold.
+
+    Each home walks from its own door (``<key>_<t>m_share`` per cluster), so this is the
+    residents' coverage, where :func:`coverage` counts clusters by their one point.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The clusters with ``population`` and the share columns.
+    keys : sequence of str
+        The categories.
+    thresholds : sequence of Threshold
+        The thresholds.
+    gaps : sequence of str
+        Categories without data: None, never 0.
+
+    Returns
+    -------
+    dict
+        ``{category: {"300m": share, ...}}``, rounded to 4 decimals (None without residents).
+    """
+    pop = np.nan_to_num(frame["population"].to_numpy(float))
+    total = pop.sum()
+    out: dict[str, dict[str, float | None]] = {}
+    for k in keys:
+        out[k] = {}
+        for t in thresholds:
+            share = frame[f"{k}_{t.column}_share"].to_numpy(float)
+            if k in gaps or total <= 0:
+                out[k][t.column] = None
+            else:
+                out[k][t.column] = round(float(np.nansum(share * pop) / total), 4)
+    return out
+
+
+def walking_summary(study: Study, keys: Sequence[str]) -> dict[str, Any]:
+    """Who walks to each category, how fast, and how far each threshold then reaches.
+
+    Parameters
+    ----------
+    study : Study
+        Its thresholds and ``walking`` settings.
+    keys : sequence of str
+        The categories.
+
+    Returns
+    -------
+    dict
+        ``steps`` and ``dem`` (the file's name), and for thresholds in minutes
+        ``profiles``: per category its profile, speed (km/h) and distances (m), where the
+        reach columns' names carry the adult's distances.
+    """
+    from circles.walking import category_distances, profile_of, profile_speeds_kmh
+
+    walking = study.walking
+    out: dict[str, Any] = {
+        "steps": walking.steps,
+        "dem": walking.dem.name if walking.dem is not None else None,
+    }
+    if study.thresholds.minutes is not None:
+        speeds = profile_speeds_kmh(study.thresholds.speed_kmh)
+        rows = category_distances(study, keys)
+        out["profiles"] = {
+            k: {
+                "profile": profile_of(k, walking.profiles),
+                "speed_kmh": speeds[profile_of(k, walking.profiles)],
+                "distances_m": [float(d) for d in rows[i]],
+            }
+            for i, k in enumerate(keys)
+        }
+    return out
+
+
+def gate_summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Where the walks of the 小区 start, and how much the gates change them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The clusters with ``walk_from``, ``method`` and ``gate_change_m``.
+
+    Returns
+    -------
+    dict
+        ``walk_from``: clusters per rule (``gates``, ``crossings``, ``point``);
+        ``ungated_compounds``: 小区 polygons with no gate or crossing in the data (they
+        keep the single-point rule); ``gate_change_m``: the median, 90th percentile and
+        largest change of the clusters' median nearest distance against the single-point
+        rule, and how many clusters walk more than 100 m farther.
+    """
+    walk_from = frame["walk_from"].astype(str).to_numpy()
+    polygons = frame["method"].isin(["landuse", "table"]).to_numpy(bool)
+    if "geometry" in frame:
+        polygons = polygons & frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy(
+            bool
+        )
+    change = frame["gate_change_m"].to_numpy(float)
+    known = change[np.isfinite(change)]
+
+    def stat(values: np.ndarray, q: float) -> float | None:
+        return round(float(np.percentile(values, q)), 1) if len(values) else None
+
+    return {
+        "walk_from": {k: int((walk_from == k).sum()) for k in ("gates", "crossings", "point")},
+        "ungated_compounds": int((polygons & (walk_from == "point")).sum()),
+        "gate_change_m": {
+            "clusters": int(len(known)),
+            "median": stat(known, 50),
+            "p90": stat(known, 90),
+            "max": stat(known, 100),
+            "over_100m": int((known > 100).sum()),
+        },
+    }
 
 
 def residence_estimates(frame: pd.DataFrame) -> dict[str, Any]:

@@ -54,9 +54,15 @@ def summary_table(result: StudyResult) -> Table:
         if len(by_method) > 1
         else ""
     )
+    gates = (result.summary.get("gates") or {}).get("walk_from") or {}
+    walls = (
+        f"walks from gates 大门 {gates['gates']:,}, crossings 路口 {gates['crossings']:,} · "
+        if gates.get("gates") or gates.get("crossings")
+        else ""
+    )
     caption = Text(
         f"network 路网 {result.network.n_nodes:,} nodes · "
-        f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · {residents}"
+        f"clusters 小区 {len(result.clusters):,} ({n_unused_c:,} unsnapped) · {residents}{walls}"
         f"services 设施 {len(result.services):,} ({n_unused_s:,} unsnapped) · "
         f"shares: % of {n_used_clusters:,} connected clusters · 缺口 gap = no data 数据缺口",
         style="dim",

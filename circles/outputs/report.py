@@ -297,6 +297,33 @@ def _residents(value: Any, cluster_id: Any, low: set[str]) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+def _gate_items(gates: dict[str, Any] | None) -> list[list[Inline]]:
+    """Where walks start (gates, crossings, a point) and what the gates change."""
+    if not gates:
+        return []
+    w = gates["walk_from"]
+    items: list[list[Inline]] = [
+        [
+            f"步行起点 Walks start at: 小区大门 gates {w['gates']:,} 个 clusters, "
+            f"边界路口 boundary crossings {w['crossings']:,}, "
+            f"单点 one point {w['point']:,}（其中无出入口的小区 of them 小区 without a gate "
+            f"or crossing: {gates['ungated_compounds']:,}）"
+        ]
+    ]
+    change = gates["gate_change_m"]
+    if change["clusters"]:
+        items.append(
+            [
+                f"大门规则的影响 What the gates change: 最近距离中位数变化 median change of "
+                f"the nearest distances {change['median']:+,.0f} m (90% ≤ {change['p90']:+,.0f} m, "
+                f"最大 largest {change['max']:+,.0f} m); {change['over_100m']:,} / "
+                f"{change['clusters']:,} 个小区 clusters walk over 100 m farther "
+                "(clusters.csv: gate_change_m)"
+            ]
+        )
+    return items
+
+
 def _data_section(result: StudyResult) -> list[Block]:
     s = result.summary
     net = dict(result.network.stats)
@@ -342,6 +369,7 @@ def _data_section(result: StudyResult) -> list[Block]:
         ]
         items.append([f"各方法估计人口 Residents by method: {'; '.join(parts)}"])
     items += _low_confidence_items(result, est["population_low"], pop)
+    items += _gate_items(s.get("gates"))
     items.append(
         [
             f"未接入步行网络 Not snapped to the network: {n_unused_c:,} 个小区 clusters, "

@@ -12,7 +12,8 @@ from circles._errors import InputError
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
 
-# Tag keys of features worth keeping: candidate services, residential areas and buildings.
+# Tag keys of features worth keeping: candidate services, residential areas, buildings and
+# (on nodes only, see NODE_KEYS) gates.
 # Every rule in data/categories.yaml names one of them (a test checks), so a full read
 # finds the services of every category, bus stops (highway=bus_stop) included.
 FEATURE_KEYS: tuple[str, ...] = (
@@ -30,7 +31,12 @@ FEATURE_KEYS: tuple[str, ...] = (
     "breakfast",
     "public_transport",
     "highway",
+    "barrier",
+    "entrance",
 )
+# Keys kept on nodes only: the gates of walled 小区 (circles.gates). A closed barrier=wall
+# way is no area to assemble (Malta has 7,514 barrier ways and 800 barrier nodes).
+NODE_KEYS: tuple[str, ...] = ("barrier", "entrance")
 
 
 @dataclass
@@ -56,6 +62,9 @@ class OsmExtract:
     way_names : numpy.ndarray, optional
         Street name of each way (a unicode array; :func:`way_name` says which tag), ``""``
         for a way without one. By default every way is unnamed.
+    way_steps : numpy.ndarray, optional
+        Whether each way is ``highway=steps`` (booleans), for the time steps take
+        (:mod:`circles.walking`). By default no way is.
     """
 
     way_ids: np.ndarray
@@ -67,12 +76,17 @@ class OsmExtract:
     source: str
     n_broken_areas: int = 0
     way_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
+    way_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __post_init__(self) -> None:
         if len(self.way_names) == 0:  # not given: every way unnamed
             self.way_names = np.full(self.n_ways, "", dtype=np.str_)
         if len(self.way_names) != self.n_ways:
             raise ValueError(f"{len(self.way_names)} way names for {self.n_ways} ways")
+        if len(self.way_steps) == 0:  # not given: no way is steps
+            self.way_steps = np.zeros(self.n_ways, dtype=bool)
+        if len(self.way_steps) != self.n_ways:
+            raise ValueError(f"{len(self.way_steps)} steps flags for {self.n_ways} ways")
 
     @property
     def n_ways(self) -> int:
@@ -163,6 +177,7 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
         raise InputError(_outside_message(extract, polygon))
     way_ids: list[int] = []
     names: list[str] = []
+    steps: list[bool] = []
     ptr: list[int] = [0]
     keep: list[int] = []
     for i in range(extract.n_ways):
@@ -177,6 +192,7 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
                     keep.extend(range(start, j))
                     way_ids.append(extract.way_ids[i])
                     names.append(str(extract.way_names[i]))  # each piece keeps its way's name
+                    steps.append(bool(extract.way_steps[i]))
                     ptr.append(len(keep))
                 start = None
     idx = np.asarray(keep, dtype=np.int64)
@@ -191,6 +207,7 @@ def clip_extract(extract: OsmExtract, polygon: Any) -> OsmExtract:
         source=extract.source,
         n_broken_areas=extract.n_broken_areas,
         way_names=np.asarray(names, dtype=np.str_),
+        way_steps=np.asarray(steps, dtype=bool),
     )
 
 

@@ -42,7 +42,7 @@ from osmium.osm import Area, Node, Relation, Way
 
 from circles._errors import CirclesError, InputError
 from circles.settings import PACKAGE_DIR, is_walkable
-from circles.sources.extract import FEATURE_KEYS, OsmExtract, features_frame, way_name
+from circles.sources.extract import FEATURE_KEYS, NODE_KEYS, OsmExtract, features_frame, way_name
 
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
@@ -67,7 +67,7 @@ class _Parsed:
     """A read before its feature table is built: plain arrays and lists, which a worker
     process sends back cheaply (no geopandas needed to read)."""
 
-    ways: dict[str, np.ndarray]  # way_ids, way_ptr, node_ids, lon, lat, way_names
+    ways: dict[str, np.ndarray]  # way_ids, way_ptr, node_ids, lon, lat, way_names, way_steps
     feats: list[_Feature]
     n_broken_areas: int
 
@@ -323,6 +323,7 @@ def _read(
     source = source or path
     way_ids: list[int] = []
     way_names: list[str] = []
+    way_steps: list[bool] = []
     way_ptr: list[int] = [0]
     node_ids: list[int] = []
     lons: list[float] = []
@@ -331,11 +332,12 @@ def _read(
     wkb = osmium.geom.WKBFactory()
     n_broken = 0
 
-    def add_run(way_id: int, name: str, run: list[tuple[int, float, float]]) -> None:
+    def add_run(way_id: int, name: str, steps: bool, run: list[tuple[int, float, float]]) -> None:
         if len(run) < 2:
             return
         way_ids.append(way_id)
         way_names.append(name)
+        way_steps.append(steps)
         for nid, lon, lat in run:
             node_ids.append(nid)
             lons.append(lon)
@@ -369,11 +371,17 @@ def _read(
         counter.ignore_errors()
         counter.apply_nodes_to_ways = False
         processor = processor.with_filter(counter)
-    if keys:
+    # Gate keys (NODE_KEYS) count on nodes only: a barrier=wall way is no feature.
+    way_keys = tuple(k for k in keys if k not in NODE_KEYS)
+    if way_keys:
         # Areas first: multipolygons are built from untagged member ways, which a key
         # filter before the area assembler would drop.
-        processor = processor.with_areas(osmium.filter.KeyFilter(*keys))
-    processor = processor.with_filter(osmium.filter.KeyFilter("highway", *keys))
+        processor = processor.with_areas(osmium.filter.KeyFilter(*way_keys))
+    way_filter = osmium.filter.KeyFilter("highway", *way_keys)
+    way_filter.enable_for(osmium.osm.WAY | osmium.osm.RELATION | osmium.osm.AREA)
+    node_filter = osmium.filter.KeyFilter("highway", *keys)
+    node_filter.enable_for(osmium.osm.NODE)
+    processor = processor.with_filter(way_filter).with_filter(node_filter)
     try:
         for obj in processor:
             if obj.id < 0:  # JOSM's new objects: their nodes have no place in the store
@@ -400,6 +408,7 @@ def _read(
                     continue
                 # Split at nodes without a location (clipped extracts) rather than drop.
                 name = way_name(obj.tags)
+                steps = obj.tags.get("highway") == "steps"
                 run: list[tuple[int, float, float]] = []
                 for n in obj.nodes:
                     if n.location.valid():
@@ -407,9 +416,9 @@ def _read(
                     else:
                         if unusable(n.ref):
                             raise _NeedsCopy
-                        add_run(obj.id, name, run)
+                        add_run(obj.id, name, steps, run)
                         run = []
-                add_run(obj.id, name, run)
+                add_run(obj.id, name, steps, run)
             elif isinstance(obj, Area):
                 if not any(k in obj.tags for k in keys):
                     continue
@@ -437,6 +446,7 @@ def _read(
         "lon": np.asarray(lons, dtype=np.float64),
         "lat": np.asarray(lats, dtype=np.float64),
         "way_names": np.asarray(way_names, dtype=np.str_),
+        "way_steps": np.asarray(way_steps, dtype=bool),
     }
     return _Parsed(ways, feats, n_broken)
 

@@ -67,13 +67,17 @@ def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
     nodes = dict(graph.nodes(data=True))
     # Each undirected node pair once, with the first name any of its edges has.
     pairs: dict[tuple[int, int], str] = {}
+    # A node pair is steps only when every walkable edge over it is (else one can go round).
+    steps: dict[tuple[int, int], bool] = {}
     for u, v, data in graph.edges(data=True):
         if is_walkable({t: str(data[t]) for t in _WALK_TAGS if data.get(t) is not None}):
             key = (min(u, v), max(u, v))
             if not pairs.get(key):
                 pairs[key] = _edge_name(data)
+            steps[key] = steps.get(key, True) and _is_steps(data)
     ids = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     names = np.array([pairs[(int(a), int(b))] for a, b in ids], dtype=np.str_)
+    way_steps = np.array([steps[(int(a), int(b))] for a, b in ids], dtype=bool)
     flat = ids.ravel()
     lon = np.array([nodes[n]["x"] for n in flat], dtype=np.float64)
     lat = np.array([nodes[n]["y"] for n in flat], dtype=np.float64)
@@ -95,6 +99,7 @@ def _extract(graph: Any, features: Any, source: str) -> OsmExtract:
         features=features_frame(osm_type, osm_id, tags, geoms),
         source=source,
         way_names=names,
+        way_steps=way_steps,
     )
 
 
@@ -109,6 +114,13 @@ def _edge_name(data: dict[str, Any]) -> str:
     return ""
 
 
+def _is_steps(data: dict[str, Any]) -> bool:
+    """Whether an osmnx edge is ``highway=steps`` (every part of a merged edge's list)."""
+    value = data.get("highway")
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(v == "steps" for v in values)
+
+
 def _notna(value: Any) -> bool:
     try:
         return not bool(np.isnan(value))
@@ -116,8 +128,12 @@ def _notna(value: Any) -> bool:
         return value is not None
 
 
-def _tags() -> dict[str, bool]:
-    return {k: True for k in FEATURE_KEYS if k != "name"}
+def _tags() -> dict[str, bool | list[str]]:
+    from circles.gates import GATE_BARRIERS
+
+    tags: dict[str, bool | list[str]] = {k: True for k in FEATURE_KEYS if k != "name"}
+    tags["barrier"] = sorted(GATE_BARRIERS)  # the gates, not every wall and fence
+    return tags
 
 
 def from_place(name: str) -> OsmExtract:

@@ -588,6 +588,10 @@ class Standard(_Model):
         From the largest distance down (ties in the file's order).
     indicators : tuple of Indicator
         The district indicators.
+    resident_share : float or None
+        Score by residents, not by the cluster's point: a requirement is reached when at
+        least this share of the cluster's residents (its homes, each walking from its own
+        door) reach it within its distance. None: the cluster's point decides.
     notes : tuple of str
     """
 
@@ -601,6 +605,7 @@ class Standard(_Model):
     )
     levels: Annotated[tuple[Level, ...], _ByKey()]
     indicators: Annotated[tuple[Indicator, ...], _ByKey()] = ()
+    resident_share: float | None = Field(None, gt=0, le=1)
     notes: tuple[str, ...] = ()
 
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)

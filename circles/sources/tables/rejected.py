@@ -16,7 +16,12 @@ Every row is accounted for: it is used, or it is *rejected* with a reason and la
 - ``far_from_street``: inside the area but farther than ``snap.max_distance_m`` from a
   walkable street (kept in the services/clusters with ``used`` false, like OSM ones);
 - ``bad_value``: a 小区's households or population is not a non-negative number, or is
-  beyond a plausible bound (see :mod:`circles.sources.tables.residences`).
+  beyond a plausible bound (see :mod:`circles.sources.tables.residences`);
+- ``no_match``: a population table's row whose name matches no residence cluster, or whose
+  unit polygon holds no residential building and overlaps no cluster
+  (see :mod:`circles.population`);
+- ``far_from_compound``: a gate table's row farther than ``gates.max_distance_m`` from
+  every 小区 boundary (see :mod:`circles.gates`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ REASONS: dict[str, str] = {
     "duplicate": "重复 duplicate",
     "far_from_street": "距步行道路太远 too far from a walkable street",
     "bad_value": "数值无效 bad value",
+    "no_match": "未匹配 matches no cluster or unit",
+    "far_from_compound": "离小区太远 too far from every 小区",
 }
 AMBIGUOUS_EXAMPLES = 10  # ambiguous rows listed per table in summary.json
 REJECTED_COLUMNS = ("file", "kind", "row", "reason", "reason_label", "detail", "name", "x", "y")
