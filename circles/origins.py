@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import shapely
 
 from circles.graph import Graph, Points, Seeds
 from circles.snap import Attachment, project_to_segments
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import shapely
 
     from circles.gates import Compounds
     from circles.network import WalkNetwork
@@ -178,6 +178,8 @@ def building_clusters(clusters: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -
     numpy.ndarray
         Row of the first cluster holding each building (int64), -1 when none does.
     """
+    import shapely
+
     out = np.full(len(buildings), -1, dtype=np.int64)
     if len(buildings) == 0 or len(clusters) == 0:
         return out
@@ -259,6 +261,8 @@ def origin_points(
     cluster, weight, kind, x, y : numpy.ndarray
         Per origin: its cluster row, residents, kind and position, cluster by cluster.
     """
+    import shapely
+
     n = len(clusters)
     population = np.nan_to_num(clusters["population"].to_numpy(float))
     point = clusters.geometry.representative_point()
@@ -318,6 +322,8 @@ def origin_points(
 
 def _cells(geom: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
     """Centres of the :data:`CELL_M` cells of a grid over ``geom`` that fall inside it."""
+    import shapely
+
     x0, y0, x1, y1 = geom.bounds
     gx, gy = np.meshgrid(
         np.arange(x0 + CELL_M / 2, x1, CELL_M), np.arange(y0 + CELL_M / 2, y1, CELL_M)

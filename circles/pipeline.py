@@ -99,6 +99,8 @@ def run(
         scores=scores,
         tables_only=tables_only,
         rejected=log.rejected if log is not None else None,
+        starts=clusters.seeds if clusters is not None else None,
+        walk=clusters.walk if clusters is not None else None,
     )
 
 

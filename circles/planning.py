@@ -588,11 +588,14 @@ def nearest_existing(
         arrays["area_m2"] = found["area_m2"].to_numpy(float)
     att = index.attach(x, y, result.study.snap.max_distance_m)
     prepared = Prepared(network, arrays, att, "", None, False)
+    # From where the run's walks start (the gates of a walled 小区), at its walking costs.
+    starts = result.starts if result.starts is not None else attachment
+    used = result.clusters["used"].to_numpy(bool) if result.starts is not None else attachment.used
     reach = measure.measure(
-        prepared, attachment, [item.category], [item.distance_m], ReachSettings(), cats
+        prepared, starts, [item.category], [item.distance_m], ReachSettings(), cats, result.walk
     )
     nearest = np.full(len(attachment), np.nan)
-    nearest[attachment.used] = np.round(reach.nearest_m[:, 0], 1)
+    nearest[used] = np.round(reach.nearest_m[:, 0], 1)
     existing = gpd.GeoDataFrame(
         {"name": arrays["name"][att.used].astype(object)},
         geometry=gpd.points_from_xy(x[att.used], y[att.used]),
@@ -624,7 +627,9 @@ def coverage_sets(
     candidates : Candidates
         The candidate sites, attached.
     clusters : Attachment
-        The clusters' attachment; unused clusters are never covered.
+        The clusters' attachment, for a result that kept no ``starts``; otherwise the
+        run's own starts (the gates of walled 小区) and walking costs are used. Unused
+        clusters are never covered.
     before : numpy.ndarray of bool
         Clusters the existing facilities cover.
     weight : numpy.ndarray
@@ -639,13 +644,22 @@ def coverage_sets(
     from scipy.sparse import csr_matrix
 
     from circles.engine import Points, pairs_within
+    from circles.origins import Walk
 
-    used = np.flatnonzero(clusters.used)
-    c, s = clusters.subset(used), candidates.attachment
+    s = candidates.attachment
+    walk = result.walk if result.walk is not None else Walk.plain(result.network)
+    if result.starts is not None:
+        # The run's own starts: gates of walled 小区, walls cut, steps and slopes costed.
+        assert result.clusters is not None
+        used = np.flatnonzero(result.clusters["used"].to_numpy(bool))
+        origins: Points = result.starts
+    else:
+        used = np.flatnonzero(clusters.used)
+        origins = walk.points(clusters.subset(used))
     o_idx, t_idx, dist = pairs_within(
-        result.network.graph,
-        Points(c.edge, c.offset, c.snap_m),
-        Points(s.edge, s.offset, s.snap_m),
+        walk.graph(),
+        origins,
+        Points(s.edge, walk.offsets(s.edge, s.offset), s.snap_m),
         item.distance_m + 0.05,
     )
     keep = np.round(dist, 1) <= item.distance_m

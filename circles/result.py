@@ -12,6 +12,8 @@ from circles.services import Category
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame
 
+    from circles.graph import Seeds
+    from circles.origins import Walk
     from circles.scoring import Scores
 
 
@@ -51,6 +53,10 @@ class StudyResult:
         standard or without clusters.
     rejected: the rows of the study's own tables (``pois``, ``residences.file``) that were
         not used, each with its reason (written to rejected_rows.csv); None without tables.
+    starts: where each used cluster's walks start (:class:`circles.graph.Seeds`: its
+        point, or the gates of a walled 小区), for plans measured by the same rule; None
+        without clusters.
+    walk: the walking costs the clusters were measured with (steps, slopes, walls).
     """
 
     study: Study
@@ -65,6 +71,8 @@ class StudyResult:
     scores: Scores | None = None
     rejected: list[dict[str, Any]] | None = None
     tables_only: bool = False
+    starts: Seeds | None = None
+    walk: Walk | None = None
 
     @property
     def data_gaps(self) -> list[str]:
