@@ -15,7 +15,7 @@ reaching each category within 500 m, how the gate rule moves the nearest distanc
 the wall time of each run against the *point* run (median of ``--repeat``; target: the
 default at most 1.5x).
 
-    .venv/bin/python benchmarks/bench_origins.py [--repeat 3]
+    .venv/bin/python benchmarks/bench_origins.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _run(study, cache: Path):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--results", type=Path, default=None, help="ignored (run_all passes it)")
     args = ap.parse_args()
     lines = []

@@ -72,13 +72,12 @@ class Reached:
         self.offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
         self.snap = np.atleast_1d(np.asarray(snap_m, dtype=np.float64))
         self.snap_m = float(self.snap.min())
+        self._weights = weights
+        self._seed_cost = self._costs(self.edge)
         net = network
         w_csr = net.weights if weights is None else weights
-        # The cost of each edge, from its CSR entries (both directions cost the same).
-        self.cost = np.empty(net.n_edges)
-        self.cost[net.csr_edge] = w_csr
         u, v = net.edge_u[self.edge], net.edge_v[self.edge]
-        length = self.cost[self.edge]
+        length = self._seed_cost
         seeds = np.concatenate([u, v])
         seed_d = np.concatenate([self.snap + self.offset, self.snap + length - self.offset])
         self.nodes, self.dist = ball(net.indptr, net.indices, w_csr, seeds, seed_d, budget)
@@ -133,12 +132,25 @@ class Reached:
         own = [self._own_edge(budget, i) for i in range(len(self.edge))]
         return np.concatenate([from_nodes, *own])
 
+    def _costs(self, edges: np.ndarray) -> np.ndarray:
+        """The walking cost of edges: their CSR entry's weight (both directions agree)."""
+        net = self.network
+        if self._weights is None:
+            return net.edge_len[edges]
+        # An edge's first CSR entry is the one leaving its edge_u end.
+        u = net.edge_u[edges]
+        out = np.empty(len(edges))
+        for k, (a, e) in enumerate(zip(u, edges, strict=True)):
+            row = slice(net.indptr[a], net.indptr[a + 1])
+            out[k] = self._weights[row][net.csr_edge[row] == e][0]
+        return out
+
     def _own_edge(self, budget: float, i: int) -> np.ndarray:
         """Seed i's own edge, walked from the attachment point both ways."""
         net = self.network
         edge, offset = self.edge[i], self.offset[i]
         u, v = net.edge_u[edge], net.edge_v[edge]
-        cost = self.cost[edge]
+        cost = float(self._seed_cost[i])
         r0 = budget - self.snap[i]
         if r0 <= 0:
             return np.zeros((0, 2, 2))

@@ -341,3 +341,30 @@ def test_elder_care_is_shared_over_residents_aged_60_and_over():
     frame.loc[1, "population_60plus"] = float("nan")
     scores = scoring.score(frame, standard_from_dict(raw), [])
     assert {v.key: v for v in scores.indicators}["elder"].population == 0.25
+
+
+def test_the_walking_area_starts_at_the_gate():
+    # 200 m from the 小区's point: 134.54 m to the gate, then 65.46 m: the gate's path
+    # (50 m) and 15.46 m of the north street each way. The shop by the south wall, 110 m
+    # from the point as the crow flies, is outside; by the single-point rule it is inside.
+    from circles.config import IsochroneSettings
+    from circles.isochrones import draw
+
+    net = _district()
+    prepared = _prepared(net)
+    for rule, shop_inside in (("auto", False), ("off", True)):
+        clusters = _measure(prepared, _clusters(net), rule=rule)
+        iso = draw(
+            net,
+            clusters.seeds,
+            ["R0001"],
+            [200.0],
+            IsochroneSettings(buffer_m=5.0),
+            used=clusters.frame["used"].to_numpy(bool),
+        )
+        area = iso.geometry.iloc[0]
+        assert area.contains(Point(100, -10)) is shop_inside, rule
+        if rule == "auto":
+            assert area.contains(Point(190, 240))  # the gate's path
+            assert area.contains(Point(190 - 15, 250)) and area.contains(Point(190 + 15, 250))
+            assert not area.contains(Point(190 - 25, 250))  # 15.46 m + 5 m of buffer
