@@ -24,16 +24,22 @@ setup: $(STAMP) $(KERNELS)
 run: setup
 	$(BIN)/circles run
 
-# tests/test_map_browser.py drives Debian's chromium; screenshots need CJK fonts. As root,
-# install them when missing (otherwise the test skips, and fails under CI=true).
+# tests/test_map_browser.py drives Debian's chromium; screenshots need CJK fonts. units.pdf
+# is drawn by WeasyPrint, which needs pango (and the same fonts); tests/test_dossiers.py
+# reads it with poppler's pdftoppm. As root, install them when missing (otherwise the tests
+# skip, and fail under CI=true).
+PANGO_FT2 := /usr/lib/*/libpangoft2-1.0.so.0 /usr/lib*/libpangoft2-1.0.so.0
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
+	  || ! command -v pdftoppm >/dev/null 2>&1 || ! ls $(PANGO_FT2) 2>/dev/null | grep -q .; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium and fonts-noto-cjk (apt-get)"; \
+	    echo "installing chromium, fonts-noto-cjk, pango and poppler-utils (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	      apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk \
+	        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils >/dev/null; \
 	  else \
-	    echo "chromium or fonts-noto-cjk missing and not root: the browser test will skip"; \
+	    echo "chromium, fonts-noto-cjk, pango or poppler-utils missing and not root:" \
+	      "the browser and PDF tests will skip"; \
 	  fi; \
 	fi
 

@@ -188,12 +188,11 @@ def run(config: Path | None = None, **options: Any) -> None:
     with _printing(folder):
         if result.clusters is not None:
             # Only here: the console tables load rich's tables and pandas.
-            from circles.outputs.console import indicator_table, summary_table
+            from circles.outputs.console import run_summary
 
-            out.print(summary_table(result))
-            indicators = indicator_table(result)
-            if indicators is not None:
-                out.print(indicators)
+            # The findings first, then the category table and the indicators.
+            for part in run_summary(result):
+                out.print(part)
         else:
             n = result.summary["inputs"].get("origins", 0)
             out.print(f"Reach of {n:,} origins for {len(result.categories)} categories.")
@@ -498,6 +497,60 @@ def standards_show(
         out.print(f"[yellow]local variant of {escape(', '.join(std.extends))}[/]", highlight=False)
     for table in standard_tables(std):
         out.print(table)
+
+
+@standards_app.command("form")
+def standards_form(
+    name: Annotated[str, typer.Argument(help="a built-in standard, or the path of a .yaml")],
+    units: Annotated[
+        str,
+        typer.Option(
+            help="社区 or 街道 boundaries: a file (GeoJSON, GeoPackage, Shapefile, CSV/XLSX "
+            "with WKT) or osm:admin_level=N (with --osm)"
+        ),
+    ],
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="the form to write (.xlsx); default: <standard>-form.xlsx"),
+    ] = None,
+    units_crs: Annotated[
+        str | None, typer.Option(help="coordinates of --units (like --pois-crs)")
+    ] = None,
+    osm: Annotated[
+        Path | None, typer.Option(help="the OSM file whose boundaries osm:admin_level=N takes")
+    ] = None,
+) -> None:
+    """Write a self-assessment form: 是/否/部分 per unit and item maps cannot measure.
+
+    Read it back with `circles run --self-assessment FILE`.
+    """
+    from circles._errors import InputError
+    from circles.options import study_for_run
+    from circles.selfassess import form_items, write_form
+    from circles.standards import load_standard
+    from circles.units import read_units
+
+    with _one_line_errors(False):
+        standard = load_standard(name)
+        target = out_path or Path(f"{standard.key}-form.xlsx")
+        if target.exists():
+            raise InputError(
+                f"{_shown(target)} exists (it may hold answers): give another --out, or "
+                "move it away"
+            )
+        if units.strip().lower().startswith("osm:") and osm is None:
+            raise InputError(f"--units {units}: give the OSM file that holds them with --osm")
+        study = study_for_run(None, (), units=units, units_crs=units_crs, osm=osm, standard=name)
+        found = read_units(study)
+        write_form(standard, found, target)
+    with _printing(target):
+        for note in found.notes[:3]:
+            console.print(f"[yellow]![/] {escape(note)}", highlight=False)
+        out.print(
+            f"Form 自评表: {escape(_shown(target))} ({len(found.name)} units × "
+            f"{len(form_items(standard))} items)",
+            highlight=False,
+        )
 
 
 def main() -> None:

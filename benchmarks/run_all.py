@@ -41,13 +41,14 @@ from common import (
 )
 
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
-BENCHES = ("engine", "e2e", "scale", "isochrones", "plan", "tables", "origins")
+BENCHES = ("engine", "e2e", "scale", "isochrones", "plan", "tables", "origins", "dossiers")
 # Benchmarks that print a Markdown table of their own; run_all keeps it in a block of its own.
 MARKDOWN_BENCHES = {
     "isochrones": ("bench_isochrones.py", "Isochrones"),
     "plan": ("bench_plan.py", "Where to build: greedy, exact and spopt's MCLP"),
     "tables": ("bench_tables.py", "Large POI tables: 50,000 to 200,000 rows"),
     "origins": ("bench_origins.py", "Residents as they walk: gates and homes"),
+    "dossiers": ("bench_dossiers.py", "Dossiers and units.pdf: 100 units, one A4 page each"),
 }
 # Their options beyond --repeat 1 under --quick (a check, not a measurement).
 MARKDOWN_QUICK = {"tables": ["--sizes", "5000,10000"]}

@@ -337,6 +337,59 @@ class GateSettings(_TableFormat):
     )
 
 
+_OSM_UNITS = re.compile(r"osm\s*:\s*admin_level\s*=\s*(\d+)", re.IGNORECASE)
+
+
+class UnitSettings(_TableFormat):
+    """Units to report by: 社区 (community) or 街道 (sub-district) boundaries, from a file
+    (GeoJSON, GeoPackage, Shapefile, or CSV/XLSX with a WKT column; ``crs`` is its
+    coordinates') or the OSM file's own administrative boundaries (``osm_admin_level``;
+    ``file: osm:admin_level=8`` says the same). See :mod:`circles.units`."""
+
+    file: Path | None = Field(
+        None, description="a file of unit polygons, or osm:admin_level=N for the OSM file's"
+    )
+    name_column: str | None = Field(
+        None, description="the column of the units' names; default: name, 名称, 社区 …"
+    )
+    level: str | None = Field(
+        None, description="what the units are (社区, 街道); default: 社区 for a file"
+    )
+    osm_admin_level: int | None = Field(
+        None, ge=1, le=12, description="boundary=administrative relations of this admin_level"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _osm_text(cls, data: object) -> object:
+        """``units: osm:admin_level=8`` or ``file: osm:admin_level=8`` (the CLI's form)."""
+        if isinstance(data, str | Path):
+            data = {"file": data}
+        if not isinstance(data, dict) or not isinstance(data.get("file"), str):
+            return data
+        text = data["file"].strip()
+        if not text.lower().startswith("osm:"):
+            return data
+        m = _OSM_UNITS.fullmatch(text)
+        if m is None:
+            raise ValueError(
+                f"'{text}': give osm:admin_level=N, e.g. osm:admin_level=8 (the OSM file's "
+                "boundary=administrative relations of that level)"
+            )
+        return {**data, "file": None, "osm_admin_level": int(m.group(1))}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> UnitSettings:
+        if self.file is not None and self.osm_admin_level is not None:
+            raise ValueError("give units as a file or as osm_admin_level, not both")
+        return self
+
+    @property
+    def given(self) -> bool:
+        """Whether the study reports by units (a file or OSM boundaries)."""
+        return self.file is not None or self.osm_admin_level is not None
+
+
 class WalkingSettings(_Model):
     """How residents walk (see :mod:`circles.walking`): a speed profile per category for
     thresholds in minutes (adult, elderly, parent_child; the defaults and their sources
@@ -459,6 +512,11 @@ class Study(_Model):
         description="standard to score against: a built-in name (circles standards list), "
         "the path of a standard .yaml, or null for no scoring",
     )
+    self_assessment: Path | None = Field(
+        None,
+        description="a filled self-assessment form (circles standards form): the items maps "
+        "cannot measure, answered per unit (needs units)",
+    )
     output_dir: Path = Path("outputs")
     scenario: str | None = Field(
         None,
@@ -471,6 +529,10 @@ class Study(_Model):
         "and osm_id columns) or rows of the pois tables (pois[0]:17)",
     )
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    units: UnitSettings = Field(
+        default_factory=UnitSettings,
+        description="社区/街道 boundaries: indicators, dossiers and shortfalls per unit",
+    )
 
     @field_validator("name", "scenario")
     @classmethod
@@ -495,6 +557,24 @@ class Study(_Model):
             raise ValueError(
                 "walking.profiles set walking speeds, which apply to thresholds in minutes "
                 "(thresholds.minutes); the thresholds are distances, the same for everyone"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _units_need_a_standard(self) -> Study:
+        if self.units.given and self.standard is None:
+            raise ValueError(
+                "units (--units) are scored against a standard: give one (--standard "
+                "complete-community-2020), or leave units out"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _self_assessment_needs_units(self) -> Study:
+        if self.self_assessment is not None and not self.units.given:
+            raise ValueError(
+                "a self-assessment form (--self-assessment) is answered per unit: give the "
+                "units too (--units FILE or osm:admin_level=N)"
             )
         return self
 
@@ -570,6 +650,8 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     study.gates.file = fix(study.gates.file)
     study.walking.dem = fix(study.walking.dem)
     study.remove_pois = fix(study.remove_pois)
+    study.self_assessment = fix(study.self_assessment)
+    study.units.file = fix(study.units.file)
     from circles.standards import is_path_like
 
     if study.standard is not None and is_path_like(study.standard):

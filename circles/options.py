@@ -133,6 +133,12 @@ def _columns(value: Any) -> dict[str, str]:
     return out
 
 
+def _units(value: Any) -> str | Path:
+    """A units file, or ``osm:admin_level=N`` as written (the study's field reads it)."""
+    text = str(value).strip()
+    return text if text.lower().startswith("osm:") else Path(value).resolve()
+
+
 def _standard(value: Any) -> str | None:
     from circles.standards import is_path_like
 
@@ -291,6 +297,22 @@ RUN_OPTIONS: tuple[Option, ...] = (
         ("gates.rule",),
     ),
     Option(
+        "units",
+        "社区 or 街道 boundaries to report by: a file (GeoJSON, GeoPackage, Shapefile, CSV or "
+        "XLSX with a WKT column) or osm:admin_level=N (the OSM file's administrative "
+        "boundaries, e.g. osm:admin_level=8); indicators, a dossier and shortfalls per unit",
+        ("units.file",),
+        Path,
+        _units,
+        clears=("units",),
+    ),
+    Option(
+        "units_crs",
+        "coordinates of --units (like --pois-crs)",
+        ("units.crs",),
+        requires=("units",),
+    ),
+    Option(
         "dem",
         "a GeoTIFF elevation model (metres) covering the study area: each street's walk "
         "takes the time Tobler's hiking function gives for its slope",
@@ -354,6 +376,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
         "standard .yaml, or none (default: the study's, gb50180-2018)",
         ("standard",),
         parse=_standard,
+    ),
+    Option(
+        "self_assessment",
+        "a filled self-assessment form (`circles standards form`): the items maps cannot "
+        "measure, scored per unit as self-reported (needs --units)",
+        ("self_assessment",),
+        Path,
+        _path,
     ),
     Option(
         "set",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from circles.residences import Clusters
     from circles.scoring import Scores
     from circles.sources.extract import OsmExtract
+    from circles.units import UnitReport, Units
 
 __all__ = ["check_paths", "run"]
 
@@ -77,6 +78,7 @@ def run(
     check_size(study, scope, prepared.network)  # before a grid is built or a walk measured
     log = _read_poi_tables(study, scope, prepared, steps)
     gaps = measure.data_gaps(prepared, scope.keys)
+    units = _read_units(study, scope, prepared, steps)  # bad boundaries fail before the work
     clusters = _measured_clusters(study, scope, prepared, log, steps, gaps)
     if clusters is not None:
         reach_table = measure.cluster_reach_table(clusters.frame)
@@ -84,8 +86,18 @@ def run(
         with steps("reach_origins", "计算可达性 Computing reach from every origin"):
             reach_table = _surface_reach_table(study, scope, prepared)
     scores = _score(clusters, scope, prepared, gaps, steps)
+    unit_report = _assess_units(study, scope, prepared, clusters, scores, units, steps)
+    if unit_report is not None and log is not None:
+        log.rejected.extend(unit_report.rejected)
     isochrones = _draw(study, scope, prepared, clusters, steps)
     summary = summarise(study, scope, prepared, clusters, reach_table, steps.timings, scores, log)
+    if unit_report is not None:
+        from circles.outputs.dossiers import cjk_font_warning
+
+        summary["units"] = unit_report.summary()
+        summary["warnings"] += unit_report.notes
+        font = cjk_font_warning()  # the dossiers' Chinese would be boxes
+        summary["warnings"] += [font] if font else []
     return StudyResult(
         study,
         prepared.network,
@@ -101,6 +113,7 @@ def run(
         rejected=log.rejected if log is not None else None,
         starts=clusters.seeds if clusters is not None else None,
         walk=clusters.walk if clusters is not None else None,
+        units=unit_report,
     )
 
 
@@ -159,6 +172,10 @@ def _input_files(study: Study, source: bool) -> Iterator[tuple[str, Path, str]]:
         yield "gate table", study.gates.file, "gates.file: check the path of --gates"
     if study.population.file is not None:
         yield "population file", study.population.file, "population.file: check --population"
+    if study.units.file is not None:
+        yield "units file", study.units.file, "units.file: check the path of --units"
+    if study.self_assessment is not None:
+        yield "self-assessment form", study.self_assessment, "check --self-assessment"
     if source and study.source.polygon is not None:
         yield "boundary file", study.source.polygon, "source.polygon: give a GeoJSON polygon"
     if study.boundary is not None:
@@ -254,6 +271,55 @@ def _walking_of(
     cost, more = edge_lengths(prepared.network, study.walking)
     notes += more
     return Walk(prepared.network, cost), category_distances(study, scope.keys)
+
+
+def _read_units(study: Study, scope: Scope, prepared: Prepared, steps: Steps) -> Units | None:
+    """The study's units (社区/街道), read before the clusters are measured."""
+    if not study.units.given or scope.standard is None or not scope.clusters:
+        return None
+    from circles.units import read_units
+
+    with steps("units", "读取社区边界 Reading unit boundaries"):
+        return read_units(study, prepared.network)
+
+
+def _assess_units(
+    study: Study,
+    scope: Scope,
+    prepared: Prepared,
+    clusters: Clusters | None,
+    scores: Scores | None,
+    units: Units | None,
+    steps: Steps,
+) -> UnitReport | None:
+    """Each unit's indicators, items and shortfalls, with its self-assessment merged."""
+    if units is None or clusters is None or scores is None:
+        return None
+    from circles.units import assess
+
+    with steps("units_assess", "汇总到社区 Joining clusters to units"):
+        assessment = None
+        rejected: list[dict] = []
+        notes: list[str] = []
+        if study.self_assessment is not None:
+            from circles.selfassess import read_form
+
+            assessment, rejected, notes = read_form(
+                study.self_assessment, scores.standard, units.name
+            )
+        report = assess(
+            units,
+            clusters.frame,
+            scores,
+            prepared,
+            clusters.seeds,
+            clusters.walk,
+            assessment,
+            scope.categories,
+        )
+        report.rejected = [*report.rejected, *rejected]
+        report.notes = [*report.notes, *notes]
+        return report
 
 
 def _surface_reach_table(study: Study, scope: Scope, prepared: Prepared) -> dict:

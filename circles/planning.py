@@ -205,8 +205,9 @@ def item_from_standard(standard: Standard, text: str) -> Item:
             d = r.distance_m
             zh = catalogue_label(category, "zh") if len(r.categories) > 1 else r.zh
             en = catalogue_label(category, "en") if len(r.categories) > 1 else r.en
+            # A requirement named other than its one category (sports_hall: sports).
             return Item(
-                category,
+                category if category in r.categories else r.categories[0],
                 d,
                 level=level.key,
                 zh=f"{zh} ({level.zh}, {d:g}米)",

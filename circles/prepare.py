@@ -414,7 +414,8 @@ class TableLog:
         Parameters
         ----------
         study : Study
-            Its ``pois``, ``residences.file``, ``remove_pois``, gate and population files.
+            Its ``pois``, ``residences.file``, ``remove_pois``, gate, population and unit
+            files and its self-assessment form.
 
         Returns
         -------
@@ -426,6 +427,9 @@ class TableLog:
             study.remove_pois,
             study.gates.file,
             study.population.file,
+            study.units.file,
+            study.units.osm_admin_level,  # its relations may be rejected too
+            study.self_assessment,
         )
         if study.pois or any(f is not None for f in own):
             return cls(study.pois_mode)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from circles.graph import Seeds
     from circles.origins import Walk
     from circles.scoring import Scores
+    from circles.units import UnitReport
 
 
 @dataclass
@@ -57,6 +58,9 @@ class StudyResult:
         point, or the gates of a walled 小区), for plans measured by the same rule; None
         without clusters.
     walk: the walking costs the clusters were measured with (steps, slopes, walls).
+    units: the clusters joined to their communities (社区/街道), with each unit's
+        indicators, items and shortfalls (:class:`circles.units.UnitReport`); None
+        without ``--units``.
     """
 
     study: Study
@@ -73,6 +77,7 @@ class StudyResult:
     tables_only: bool = False
     starts: Seeds | None = None
     walk: Walk | None = None
+    units: UnitReport | None = None
 
     @property
     def data_gaps(self) -> list[str]:

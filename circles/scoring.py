@@ -21,7 +21,7 @@ meet the 10- and 5-minute circles and the residential block).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "IndicatorValue",
     "Scores",
     "ScoringError",
+    "indicators_within",
     "requirement_distance",
     "resident_distance",
     "score",
@@ -602,6 +603,10 @@ class Scores:
         The cluster table that was scored.
     warnings : list of str
         Data caveats, one line each.
+    distances : dict
+        Level -> requirement -> the deciding distance per cluster (see
+        :func:`score_arrays`), for indicators over some of the clusters
+        (:func:`indicators_within`).
     """
 
     standard: Standard
@@ -614,6 +619,7 @@ class Scores:
     sparse: dict[str, dict[str, Any]]
     clusters: pd.DataFrame = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+    distances: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def gap_requirements(self, level: str) -> list[str]:
         """The requirements of a level with no data at all.
@@ -805,12 +811,7 @@ def score(
     Scores
     """
     gaps = set(gaps)
-    n = len(clusters)
-    used = (
-        clusters["used"].fillna(False).to_numpy(bool)
-        if "used" in clusters
-        else np.ones(n, dtype=bool)
-    )
+    used = _used(clusters)
     nearest = {
         c: _column(clusters, f"{c}_nearest_m")
         for c in standard.category_keys()
@@ -820,12 +821,9 @@ def score(
     table.index = clusters.index
     area, pop = _column(clusters, "area_m2"), _column(clusters, "population")
     sparse = sparse_categories(standard, found or {}, float(np.nansum(pop)))
-    indicators: list[IndicatorValue] = []
-    for ind in standard.indicators:
-        weight = _elderly_weight(standard, ind, clusters, pop)
-        indicators += _indicator_values(
-            standard, ind, table, status, dists, used, area, weight, sparse
-        )
+    indicators = _indicators(
+        standard, standard.indicators, clusters, table, status, dists, used, sparse
+    )
     blind, blind_summary = _blind_spots(standard, clusters, dists, used, area, pop)
     std_gaps = [c for c in standard.category_keys() if c in gaps]
     return Scores(
@@ -839,6 +837,70 @@ def score(
         sparse=sparse,
         clusters=clusters,
         warnings=_warnings(standard, status, sparse),
+        distances=dists,
+    )
+
+
+def _used(clusters: pd.DataFrame) -> np.ndarray:
+    """Which clusters joined the walking network (all, without a ``used`` column)."""
+    if "used" not in clusters:
+        return np.ones(len(clusters), dtype=bool)
+    return clusters["used"].fillna(False).to_numpy(bool)
+
+
+def _indicators(
+    standard: Standard,
+    indicators: Sequence[Indicator],
+    clusters: pd.DataFrame,
+    table: pd.DataFrame,
+    status: dict[str, dict[str, str]],
+    dists: dict[str, dict[str, np.ndarray]],
+    used: np.ndarray,
+    sparse: dict[str, dict[str, Any]],
+) -> list[IndicatorValue]:
+    """The values of indicators over the ``used`` clusters, by count, area and residents."""
+    area, pop = _column(clusters, "area_m2"), _column(clusters, "population")
+    out: list[IndicatorValue] = []
+    for ind in indicators:
+        weight = _elderly_weight(standard, ind, clusters, pop)
+        out += _indicator_values(standard, ind, table, status, dists, used, area, weight, sparse)
+    return out
+
+
+def indicators_within(
+    scores: Scores, keep: np.ndarray, indicators: Sequence[Indicator] | None = None
+) -> list[IndicatorValue]:
+    """District indicators over some of the clusters only: a 社区's, say.
+
+    The same values as :attr:`Scores.indicators`, with the shares taken over the scored
+    clusters that ``keep`` marks.
+
+    Parameters
+    ----------
+    scores : Scores
+        A district's scores (from :func:`score`).
+    keep : numpy.ndarray
+        Boolean per cluster (the order of ``scores.clusters``).
+    indicators : sequence of circles.standards.Indicator, optional
+        The indicators to compute; default: the standard's.
+
+    Returns
+    -------
+    list of IndicatorValue
+        One per indicator and level; ``n_clusters`` counts the kept clusters scored, and
+        the shares are None when there is none.
+    """
+    used = _used(scores.clusters) & np.asarray(keep, dtype=bool)
+    chosen = scores.standard.indicators if indicators is None else indicators
+    return _indicators(
+        scores.standard,
+        chosen,
+        scores.clusters,
+        scores.table,
+        scores.status,
+        scores.distances,
+        used,
+        scores.sparse,
     )
 
 

@@ -84,3 +84,27 @@ def defuse_formula(value: Any) -> Any:
     if _PLAIN_NUMBER.fullmatch(value):
         return value
     return "'" + value
+
+
+def defuse_frame(frame: Any) -> Any:
+    """A table's text cells defused (:func:`defuse_formula`); numbers and booleans kept.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table about to be written to CSV or XLSX.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy whose text cells cannot run as spreadsheet formulas.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        out[col] = values.map(lambda v: defuse_formula(v) if isinstance(v, str) else v)
+    return out

@@ -31,6 +31,8 @@ def test_run_bundled_district_writes_every_output(tmp_path):
     assert len(iso) == 3 * len(csv)
     # The one-screen summary names the data gap.
     assert "data gap" in res.output and "Pharmacy" in res.output
+    # The findings open the summary; the tables follow.
+    assert res.output.index("主要发现 Key findings") < res.output.index("Pharmacy")
 
 
 @pytest.mark.slow

@@ -135,6 +135,9 @@ def test_item_from_standard():
     assert item.distance_m == std.level("5min").requirement("elder_care").distance_m
     assert item.slug == "plan-5min-elder_care" and "300" in item.zh and "300 m" in item.en
     assert planning.item_from_standard(std, "5min:pharmacy").category == "pharmacy"
+    # A requirement named other than its category (the file: sports_hall: {category: sports}).
+    hall = planning.item_from_standard(std, "15min:sports_hall")
+    assert hall.category == "sports" and "体育馆" in hall.zh
     with pytest.raises(InputError, match="5min:elder_care") as err:
         planning.item_from_standard(std, "5min:casino")
     assert "\n" not in str(err.value)

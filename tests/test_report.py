@@ -207,6 +207,14 @@ def test_cli_run_with_a_user_standard(tmp_path):
     html = (out / REPORT_HTML).read_text(encoding="utf-8")
     assert "local variant" in html
     assert "幼儿园覆盖率" in res.output  # the indicator table on screen
+    # The report names its inputs by their file names, never by where they lie.
+    from conftest import BUNDLED_OSM
+
+    md = (out / REPORT_MD).read_text(encoding="utf-8")
+    for text in (html, md):
+        assert str(tmp_path) not in text and str(BUNDLED_OSM.parent) not in text
+        assert "数据来源 Source: nanjing-xinjiekou-2021.osm" in text
+        assert "本标准文件 local.yaml 基于 based on: built-in standard gb50180-2018" in text
 
 
 def test_cli_run_with_another_builtin_standard(tmp_path):
@@ -346,3 +354,245 @@ def test_bundled_partly_mapped_xiaoqu_end_to_end(written, nanjing_result):
     md = (written / REPORT_MD).read_text(encoding="utf-8")
     assert f"Low-confidence populations: {low['clusters']} 个小区" in md
     assert "Residents by method" in md
+
+
+# ---------------------------------------------------------------------------------------
+# Findings first (issue 13, point 5)
+# ---------------------------------------------------------------------------------------
+
+ONE_SCREEN = 25  # lines, at 100 columns
+
+
+def _findings_md(md: str) -> list[str]:
+    """The lines of report.md's first section: from its heading to the next one."""
+    lines = md.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("## "))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+    return lines[start:end]
+
+
+def _group(lines: list[str], label_start: str) -> list[str]:
+    """The findings listed under the bold label that starts with ``label_start``."""
+    i = next(i for i, x in enumerate(lines) if x.startswith(f"**{label_start}"))
+    out = []
+    for x in lines[i + 1 :]:
+        if not x.startswith("- "):
+            break
+        out.append(x[2:])
+    return out
+
+
+def _headings_html(html: str) -> list[str]:
+    import html as h
+
+    return [h.unescape(t) for _, t in re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", html)]
+
+
+def test_bundled_report_opens_with_the_findings_on_one_screen(written, nanjing_result):
+    md = (written / REPORT_MD).read_text(encoding="utf-8")
+    html = (written / REPORT_HTML).read_text(encoding="utf-8")
+    title = nanjing_result.summary["title"]
+    # The first heading after the title, in both files.
+    assert _headings_html(html)[:2] == [title, report_mod.FINDINGS_HEADING]
+    section = _findings_md(md)
+    assert section[0] == f"## {report_mod.FINDINGS_HEADING}"
+    assert [x for x in md.splitlines() if x.startswith("#")][:2] == [f"# {title}", section[0]]
+    assert len(section) <= ONE_SCREEN
+    # The four indicators of GB 50180-2018, by residents, from summary.json's figures.
+    summary = json.loads((written / SUMMARY_JSON).read_text(encoding="utf-8"))
+    inds = {i["key"]: i for i in summary["scoring"]["indicators"] if i["key"] != "complete"}
+    head = _group(section, "主要指标")
+    assert [x.split(":")[0] for x in head] == [
+        "完整生活圈覆盖率 Complete life-circle coverage",
+        "社区便民商业服务设施覆盖率 Community convenience-commerce coverage",
+        "社区养老服务设施覆盖率 Elder-care station coverage",
+        "幼儿园覆盖率 Kindergarten coverage",
+    ]
+    pct = f"{inds['commerce']['share_population'] * 100:.0f}%"
+    assert head[1].split(": ")[1].startswith(pct)
+    assert "数据缺口 data gap" in head[2]  # elder care: no data, never 0%
+    # The worst clusters: the lowest overall completeness in clusters.csv, most residents
+    # first among ties.
+    csv = pd.read_csv(written / "clusters.csv", encoding="utf-8-sig")
+    csv = csv[csv["std_missing_n"] > 0].sort_values(
+        ["std_completeness", "population", "cluster_id"], ascending=[True, False, True]
+    )
+    worst = _group(section, "最欠缺的小区")
+    assert [x.split(" ")[0] for x in worst] == list(csv["cluster_id"][:3])
+    # The top shortfall: the required item the most residents cannot reach.
+    top = summary["scoring"]["blind_spots"]["by_requirement"][0]
+    shortfalls = _group(section, "最大的短板")
+    assert len(shortfalls) == 3
+    assert shortfalls[0].startswith(top["zh"].split("（")[0])
+    assert f"{top['population']:,.0f} 人 residents" in shortfalls[0]
+    gaps = _group(section, "数据缺口")
+    assert "养老服务" in gaps[0] and "not 0%" in gaps[0]
+    # The data follow the findings.
+    assert _h2_md(md)[1] == "数据概况 Data summary"
+
+
+def test_terminal_findings_fit_one_screen(nanjing_result):
+    from rich.console import Console
+
+    from circles.outputs.console import findings_view, run_summary
+
+    console = Console(width=100, record=True)
+    console.print(findings_view(nanjing_result))
+    lines = console.export_text().splitlines()
+    assert lines[0] == report_mod.FINDINGS_HEADING
+    assert len(lines) <= ONE_SCREEN
+    assert any("Least-served clusters" in x for x in lines)
+    # The terminal shows the findings first, then the tables.
+    parts = run_summary(nanjing_result)
+    assert len(parts) == 3 and parts[1].row_count == len(nanjing_result.categories)
+
+
+def test_least_served_rows_are_compact(written):
+    md = (written / REPORT_MD).read_text(encoding="utf-8")
+    section = md.split("\n## 最欠缺的小区")[1].split("\n## ")[0]
+    rows = [x for x in section.splitlines() if x.startswith("| ") and "---" not in x][1:]
+    assert len(rows) == 10
+    # Each was a wall of 800 to 1,600 characters naming every missing item at every level.
+    assert max(len(x) for x in rows) < 300
+
+
+def test_least_served_table_names_the_farthest_missing_item():
+    """The mini standard asks for a market and a pharmacy within 500 m. From make_result's
+    distances: R003 has no market in reach (unreachable) and a pharmacy at 760 m; R002 a
+    pharmacy at 1,450 m; R001 has both."""
+    md = report_mod.render_report(_scored_make_result())
+    section = md.split("\n## 最欠缺的小区")[1].split("\n## ")[0]
+    rows = [x for x in section.splitlines() if x.startswith("| R")]
+    assert [r.split(" | ")[0] for r in rows] == ["| R003", "| R002"]
+    r003 = [c.strip() for c in rows[0].strip("|").split(" | ")]
+    assert r003[3:] == [
+        "E",
+        "0%",
+        "2",
+        "菜市场/超市/便利店 Markets and grocery: 不可达 unreachable / 500 m",
+        "pharmacy",
+    ]
+    r002 = [c.strip() for c in rows[1].strip("|").split(" | ")]
+    assert r002[3:] == ["E", "50%", "1", "药店 Pharmacy: 1,450 m / 500 m", "—"]
+
+
+def _units_of(names: list[str]) -> object:
+    """A UnitReport as circles/units.py's contract gives it: four 社区, the last empty."""
+    from types import SimpleNamespace
+
+    table = pd.DataFrame(
+        {
+            "unit": [0, 1, 2, 3],
+            "name": names,
+            "slug": ["u0", "u1", "u2", "u3"],
+            "level": "社区",
+            "clusters": [2, 1, 1, 0],
+            "clusters_split": [0, 0, 1, 0],
+            "area_m2": [1e5, 2e5, 3e5, 4e5],
+            "population": [1000.0, 2000.0, 3000.0, 0.0],
+            "completeness": [0.9, 0.5, 0.2, np.nan],
+            "grade": ["B", "D", "E", None],
+            "complete_share": [0.8, 0.3, 0.0, np.nan],
+            "rank": [1, 2, 3, np.nan],
+        }
+    )
+    shortfalls = pd.DataFrame(
+        {
+            "unit": [2, 1],
+            "level": ["near", "near"],
+            "item": ["pharmacy", "market"],
+            "zh": ["药店", "菜市场（生鲜）"],
+            "en": ["Pharmacy", "Fresh market (grocery)"],
+            "clause": ["", ""],
+            "clusters": ["R003", "R002"],
+            "n_clusters": [1, 1],
+            "residents_affected": [3000.0, 2000.0],
+            "nearest_facility": ["益丰大药房", ""],
+            "nearest_facility_m": [760.0, np.nan],
+            "proposed_site": ["", ""],
+            "how": ["measured", "self_assessed"],
+        }
+    )
+    units = SimpleNamespace(name=np.asarray(names), level="社区", source="units.geojson")
+    return SimpleNamespace(
+        units=units, table=table, shortfalls=shortfalls, items=pd.DataFrame(), notes=[]
+    )
+
+
+def test_findings_list_the_worst_units_and_their_shortfalls():
+    res = _scored_make_result()
+    markup = "[bold]红[/bold]"
+    res.units = _units_of([IMG_XSS, "梅园新村社区", SCRIPT_XSS, markup])
+    md = report_mod.render_report(res)
+    section = _findings_md(md)
+    assert len(section) <= ONE_SCREEN
+    worst = _group(section, "最欠缺的单元")
+    # Lowest rank first; the unit without clusters is named, not ranked.
+    assert worst[0].startswith("</script><scrip… · 3,000 人 residents · 完整生活圈 complete 0%")
+    assert "等级 grade E · 排名 rank 3/3" in worst[0]
+    assert worst[1].startswith("梅园新村社区 · 2,000 人") and "rank 2/3" in worst[1]
+    assert worst[2].startswith("<img src=x oner…")
+    assert worst[3] == f"没有小区的单元 Units without clusters: 1（{markup}）"
+    assert "Least-served clusters" not in md.split("\n## ")[1]
+    shortfalls = _group(section, "最大的短板")
+    assert shortfalls == [
+        "</script><scrip…: 药店 Pharmacy · 3,000 人 residents · 最近 nearest 760 m",
+        "梅园新村社区: 菜市场 Fresh market · 2,000 人 residents · 最近 nearest 不可达 "
+        "unreachable · 自评 self-assessed",
+    ]
+    html = report_html.render_html(res)
+    assert "<img" not in html and "<script" not in html.lower() and "</script" not in html
+    assert "&lt;/script&gt;&lt;scrip…" in html and "&lt;img src=x oner…" in html
+    # In the terminal a name is text, never rich markup.
+    from rich.console import Console
+
+    from circles.outputs.console import findings_view
+
+    console = Console(width=100, record=True)
+    console.print(findings_view(res))
+    assert markup in console.export_text()
+
+
+def test_findings_without_units_or_standard():
+    """make_result's counts within 1000 m: R001 reaches all three categories, R002 no
+    pharmacy, R003 neither market nor clinic; 1,886.4 residents in connected clusters
+    (314.4, 628.8, 943.2)."""
+    section = _findings_md(report_mod.render_report(make_result()))
+    worst = _group(section, "最欠缺的小区")
+    assert [x.split(" ")[0] for x in worst] == ["R003", "R002"]
+    assert "reaches 1 of 3 categories" in worst[0] and "reaches 2 of 3" in worst[1]
+    # Markets and clinics miss R003's 943 residents (50%), pharmacies R002's 629 (33%).
+    assert _group(section, "最大的短板") == [
+        "菜市场/超市/便利店 Markets and grocery: 943 人 residents (50%) > 1,000 m",
+        "社区卫生服务站/诊所 Clinic and community health: 943 人 residents (50%) > 1,000 m",
+        "药店 Pharmacy: 629 人 residents (33%) > 1,000 m",
+    ]
+    # A resident reaches on average, within 300 m: markets 1/6 + clinics 1/3 = 0.5;
+    # within 1000 m: markets 1/2 + pharmacies 2/3 + clinics 1/2 = 1.7 of 3.
+    head = _group(section, "主要指标")
+    assert head[0].startswith("5分钟 5 min (300 m): 居民平均可达 0.5 / 3 类")
+    assert "residents reach 1.7 of 3 categories" in head[2]
+    assert _group(section, "数据缺口")[0].startswith("无数据 No data: 1 类 categories（养老服务）")
+
+
+def test_findings_when_no_cluster_joined_the_network():
+    # Nothing is measured: no finding may claim that every category is reached.
+    res = make_result()
+    res.clusters["used"] = False
+    section = _findings_md(report_mod.render_report(res))
+    for label in ("主要指标", "最欠缺的小区", "最大的短板"):
+        assert _group(section, label) == [report_mod._NONE_CONNECTED]
+
+
+def test_source_is_named_by_its_file_name_only():
+    assert report_mod.source_name("/home/王/data/nanjing.osm.pbf") == "nanjing.osm.pbf"
+    assert report_mod.source_name(r"C:\Users\王\data\b.osm") == "b.osm"
+    assert report_mod.source_name("place: Xuanwu, Nanjing") == "place: Xuanwu, Nanjing"
+    assert report_mod.source_name(None) == "—"
+    res = make_result()
+    res.summary["source"] = "/home/someone/secret/district.osm"
+    res.summary["warnings"] = ["/home/someone/secret/district.osm: 3 ways without nodes"]
+    for text in (report_mod.render_report(res), report_html.render_html(res)):
+        assert "/home/someone" not in text
+        assert "数据来源 Source: district.osm" in text
+        assert "district.osm: 3 ways without nodes" in text

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from circles._errors import CirclesError, path_problem, shown_path
 from circles.result import StudyResult
+from circles.shortfalls import SHORTFALLS_CSV, SHORTFALLS_XLSX
 
 MAP_HTML = "map.html"
 GEOPACKAGE = "clusters.gpkg"
@@ -51,6 +52,9 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 REACH_PARQUET = "reach.parquet"
 REJECTED_CSV = "rejected_rows.csv"
+UNITS_CSV = "units.csv"
+UNITS_DIR = "units"
+UNITS_PDF = "units.pdf"
 OUTPUT_FILES: tuple[str, ...] = (
     MAP_HTML,
     GEOPACKAGE,
@@ -60,9 +64,16 @@ OUTPUT_FILES: tuple[str, ...] = (
     REPORT_HTML,
     REACH_PARQUET,
 )
-# Written only by some runs (rejected_rows.csv: a study with tables of its own); an
-# earlier run's folder holding them may be replaced too.
-OPTIONAL_FILES: tuple[str, ...] = (REJECTED_CSV,)
+# Written only by some runs (rejected_rows.csv: a study with tables of its own; the units'
+# files: a study with --units); an earlier run's folder holding them may be replaced too.
+OPTIONAL_FILES: tuple[str, ...] = (
+    REJECTED_CSV,
+    UNITS_CSV,
+    UNITS_DIR,
+    UNITS_PDF,
+    SHORTFALLS_CSV,
+    SHORTFALLS_XLSX,
+)
 
 __all__ = [
     "CLUSTERS_CSV",
@@ -108,11 +119,35 @@ def _writers(
     return [
         *rejected,
         *light,
+        *_unit_writers(result),
         (CLUSTERS_CSV, files.write_cluster_csv),
         (GEOPACKAGE, files.write_geopackage),
         (REPORT_MD, report.write_report),
         (REPORT_HTML, report_html.write_html_report),
         (MAP_HTML, partial(webmap.write_map, carto_api_key=carto_api_key, **(map_options or {}))),
+    ]
+
+
+def _unit_writers(result: StudyResult) -> list[tuple[str, Callable[[StudyResult, Path], Path]]]:
+    """The files of a run with units: the table, the shortfall list, the dossiers."""
+    if result.units is None:
+        return []
+    from circles import shortfalls
+    from circles.outputs import dossiers, files
+
+    report = result.units
+    pages: list[Path] = []
+
+    def write_pages(result: StudyResult, path: Path) -> Path:
+        pages.extend(dossiers.write_dossiers(result, report, path.parent))
+        return path
+
+    return [
+        (UNITS_CSV, files.write_units_csv),
+        (SHORTFALLS_CSV, lambda _r, p: shortfalls.write_shortfalls_csv(report.shortfalls, p)),
+        (SHORTFALLS_XLSX, lambda _r, p: shortfalls.write_shortfalls_xlsx(report.shortfalls, p)),
+        (UNITS_DIR, write_pages),
+        (UNITS_PDF, lambda _r, p: dossiers.write_units_pdf(pages, p)),
     ]
 
 

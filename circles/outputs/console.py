@@ -1,15 +1,19 @@
-"""The run's summary as one rich table: a row per category, a column per threshold; a plan's
-proposed sites as another (:func:`plan_table`)."""
+"""The run's summary for the terminal: the key findings first (:func:`findings_view`, one
+screen), then one rich table with a row per category and a column per threshold, then the
+standard's indicators (:func:`run_summary` gives the three in order); a plan's proposed
+sites as another table (:func:`plan_table`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from circles.outputs import columns
+from circles.outputs.report import FINDINGS_HEADING, findings
 from circles.result import StudyResult
 from circles.values import as_number, format_number
 
@@ -21,6 +25,49 @@ if TYPE_CHECKING:
 
 # Short, so that every category stays on one line and the summary fits one screen.
 GAP_TEXT = "缺口 gap"
+
+
+def findings_view(result: StudyResult) -> Group:
+    """The key findings of the report (:func:`circles.outputs.report.findings`) for the
+    terminal: one screen at 100 columns, each finding one line, 中文 then English.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A run with clusters.
+
+    Returns
+    -------
+    rich.console.Group
+        A heading, then each group's label and its findings; names are plain text, never
+        rich markup.
+    """
+    parts: list[RenderableType] = [Text(FINDINGS_HEADING, style="bold underline")]
+    for label, lines in findings(result).groups:
+        parts.append(Text(label, style="bold"))
+        parts += [Text(f"  • {line}") for line in lines]
+    return Group(*parts)
+
+
+def run_summary(result: StudyResult) -> list[RenderableType]:
+    """What the terminal shows after a run with clusters, in order: the key findings, the
+    coverage table, the standard's indicators (when scored).
+
+    Parameters
+    ----------
+    result : StudyResult
+        A run with clusters.
+
+    Returns
+    -------
+    list of rich renderables
+        Print each in turn.
+    """
+    out: list[RenderableType] = [findings_view(result), summary_table(result)]
+    indicators = indicator_table(result)
+    if indicators is not None:
+        out.append(indicators)
+    return out
 
 
 def summary_table(result: StudyResult) -> Table:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from circles.result import StudyResult
-from circles.values import defuse_formula
+from circles.values import defuse_frame
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -282,13 +282,27 @@ def write_cluster_csv(result: StudyResult, path: Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    import pandas as pd
 
-    table = cluster_table(result)
-    for col in table.columns:
-        if not pd.api.types.is_numeric_dtype(table[col]) and not pd.api.types.is_bool_dtype(
-            table[col]
-        ):
-            table[col] = table[col].map(defuse_formula)
-    table.to_csv(path, index=False, encoding="utf-8-sig")
+    defuse_frame(cluster_table(result)).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def write_units_csv(result: StudyResult, path: Path) -> Path:
+    """``units.csv``: one row per unit (社区/街道) with its indicators and rank, UTF-8 with
+    a BOM, text cells defused as in :func:`write_cluster_csv`.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A run with units (``result.units``).
+    path : pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    assert result.units is not None
+    defuse_frame(result.units.table).to_csv(path, index=False, encoding="utf-8-sig")
     return path

@@ -10,16 +10,21 @@ Markdown is not HTML: text is written as is, except inside table cells where ``|
 escaped and line breaks are flattened, so an OSM name cannot break a table. The HTML writer
 escapes every piece of text (OSM names are untrusted).
 
-Sections: data summary, data gaps, indicators (with a standard), coverage per category and
+Sections: key findings (one screen: :func:`findings`, also the start of the terminal
+summary), data summary, data gaps, indicators (with a standard), coverage per category and
 threshold, completeness distribution, least-served clusters, blind spots, the standard,
 method and assumptions, warnings, attribution.
+
+The report names its input files by their name only: an absolute path of the user's
+machine never reaches report.md or report.html (:func:`source_name`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -29,7 +34,7 @@ from circles.residences import MIN_COVERAGE
 from circles.result import StudyResult
 from circles.settings import OSM_ATTRIBUTION, OSM_COPYRIGHT_URL
 from circles.summary import residence_estimates
-from circles.values import format_number
+from circles.values import as_number, format_number
 
 if TYPE_CHECKING:
     from circles.standards import Requirement
@@ -38,6 +43,7 @@ GAP = "数据缺口 data gap"
 N_LEAST = 10
 N_BLIND_ITEMS = 15
 N_BLIND_ROWS = 20
+N_ALSO = 6  # other missing items named in a row of the least-served tables
 
 _INPUT_LABELS = {
     "features": "OSM 要素 OSM features",
@@ -192,7 +198,20 @@ class Chart:
     alt: str = ""
 
 
-Block = Heading | Para | Bullets | Table | Chart
+@dataclass
+class Findings:
+    """The key findings: a few groups of one-line findings, each 中文 then English.
+
+    Parameters
+    ----------
+    groups : list of (str, list of str)
+        A label and its findings, in order; plain text on one line each.
+    """
+
+    groups: list[tuple[str, list[str]]]
+
+
+Block = Heading | Para | Bullets | Table | Chart | Findings
 
 
 @dataclass
@@ -205,7 +224,7 @@ class Report:
         The study's title.
     subtitle : str
         What the report is, when it was made and the standard it follows.
-    blocks : list of Heading, Para, Bullets, Table or Chart
+    blocks : list of Heading, Para, Bullets, Table, Chart or Findings
         The content, in order.
     """
 
@@ -218,7 +237,7 @@ class Report:
 
         Parameters
         ----------
-        *blocks : Heading, Para, Bullets, Table or Chart
+        *blocks : Heading, Para, Bullets, Table, Chart or Findings
             The blocks, in order.
 
         Returns
@@ -259,6 +278,107 @@ def cell(value: Any) -> str:
 
 def _share(value: float | None) -> str:
     return GAP if value is None else columns.format_share(value)
+
+
+# Sources that are queries, not files: shown as they are.
+_QUERIES = ("place:", "bbox:", "polygon")
+
+
+def source_name(source: Any) -> str:
+    """An input as the report names it: a file by its name only, never its folder.
+
+    Parameters
+    ----------
+    source : Any
+        ``summary["source"]``: a file's path (absolute or not, POSIX or Windows) or an
+        Overpass query (``place: …``, ``bbox: …``, ``polygon``).
+
+    Returns
+    -------
+    str
+        The file's name, the query as it is, or ``—`` when there is none.
+    """
+    text = "" if source is None else str(source).strip()
+    if not text:
+        return "—"
+    if text.startswith(_QUERIES):
+        return text
+    return re.split(r"[\\/]", text.rstrip("/\\"))[-1] or text
+
+
+def _is_absolute(text: str) -> bool:
+    return text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text) is not None
+
+
+def input_paths(result: StudyResult) -> list[str]:
+    """The absolute paths of the study's inputs, longest first (to name them by name only).
+
+    Parameters
+    ----------
+    result : StudyResult
+        Its study's settings (the OSM file, tables, boundary, standard file ...), its
+        summary's source and its standard's file.
+
+    Returns
+    -------
+    list of str
+        Every absolute path among them.
+    """
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, PurePath):
+            found.add(str(value))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple | set):
+            for v in value:
+                walk(v)
+
+    walk(result.study.model_dump())
+    # Text that may hold a path: the source, a standard file and the files it extends.
+    texts = [result.summary.get("source"), result.study.standard]
+    if result.scores is not None:
+        texts += [result.scores.standard.origin, *result.scores.standard.extends]
+    found.update(str(t) for t in texts if t is not None)
+    return sorted((p for p in found if _is_absolute(p) and len(p) > 1), key=len, reverse=True)
+
+
+def _without_paths(doc: Report, paths: list[str]) -> Report:
+    """The document with every input path in its text replaced by the file's name."""
+    if not paths:
+        return doc
+
+    def fix(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        for p in paths:
+            if p in value:
+                value = value.replace(p, source_name(p))
+        return value
+
+    def fix_parts(parts: list[Inline]) -> list[Inline]:
+        return [Link(fix(p.text), p.url) if isinstance(p, Link) else fix(p) for p in parts]
+
+    def fix_table(t: Table) -> Table:
+        return Table([fix(h) for h in t.header], [[fix(v) for v in r] for r in t.rows], t.align)
+
+    blocks: list[Block] = []
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            blocks.append(Heading(b.level, fix(b.text)))
+        elif isinstance(b, Para):
+            blocks.append(Para(fix_parts(b.parts)))
+        elif isinstance(b, Bullets):
+            blocks.append(Bullets([fix_parts(i) for i in b.items]))
+        elif isinstance(b, Table):
+            blocks.append(fix_table(b))
+        elif isinstance(b, Chart):
+            blocks.append(Chart(b.kind, fix(b.title), b.data, fix_table(b.table), fix(b.alt)))
+        else:
+            blocks.append(Findings([(fix(g), [fix(x) for x in lines]) for g, lines in b.groups]))
+    return Report(fix(doc.title), fix(doc.subtitle), blocks)
 
 
 def _method_text(method: str) -> str:
@@ -335,7 +455,7 @@ def _data_section(result: StudyResult) -> list[Block]:
     est = residence_estimates(clusters)
     method = s.get("residence_method") or (est["residence_method"] if len(clusters) else "—")
     pop = clusters["population"].astype(float).sum() if len(clusters) else 0.0
-    items: list[list[Inline]] = [[f"数据来源 Source: {s.get('source', '—')}"]]
+    items: list[list[Inline]] = [[f"数据来源 Source: {source_name(s.get('source'))}"]]
     n_nodes = format_number(net.get("nodes", result.network.n_nodes))
     n_edges = format_number(net.get("edges", result.network.n_edges))
     items.append(
@@ -661,26 +781,49 @@ def _distribution_section(result: StudyResult) -> list[Block]:
     ]
 
 
+def _least_served(result: StudyResult) -> list[tuple[int, float, pd.Series, list[str]]]:
+    """Connected clusters missing a category within the largest threshold, fewest
+    categories reached first, most residents first among ties.
+
+    Each record: (categories reached, minus the residents, the cluster's row, the missing
+    category keys).
+    """
+    avail = columns.available_keys(result)
+    assert result.clusters is not None  # the report is written only by a full run
+    clusters = result.clusters[columns.used_mask(result.clusters)]
+    if len(clusters) == 0 or not avail:
+        return []
+    records = []
+    for _, row in clusters.iterrows():
+        missing = columns.missing_categories(result, row)
+        if not missing:
+            continue
+        pop = pd.to_numeric(row.get("population"), errors="coerce")
+        records.append((len(avail) - len(missing), -(0.0 if pd.isna(pop) else pop), row, missing))
+    records.sort(key=lambda r: (r[0], r[1], str(r[2].get("cluster_id"))))
+    return records
+
+
+def _also(keys: list[str]) -> str:
+    """Short keys of the other missing items: the first few, then how many more."""
+    shown = ", ".join(keys[:N_ALSO])
+    return shown + (f" … +{len(keys) - N_ALSO}" if len(keys) > N_ALSO else "") or "—"
+
+
 def _least_served_section(result: StudyResult) -> list[Block]:
     """The least-served clusters: by the standard when scored, else by the categories."""
     if result.scores is not None:
         return _worst_scored_section(result)
     top = columns.largest(result)
     avail = columns.available_keys(result)
-    assert result.clusters is not None  # the report is written only by a full run
-    clusters = result.clusters[columns.used_mask(result.clusters)]
     out: list[Block] = [
         Heading(2, f"最欠缺的小区 Least-served clusters ({columns.label_both(top)})")
     ]
-    if len(clusters) == 0 or not avail:
+    used = result.clusters is not None and bool(columns.used_mask(result.clusters).any())
+    if not used or not avail:
         out.append(_p("无可比较的小区。No connected cluster to compare."))
         return out
-    records = []
-    for _, row in clusters.iterrows():
-        missing = columns.missing_categories(result, row)
-        pop = pd.to_numeric(row.get("population"), errors="coerce")
-        records.append((len(avail) - len(missing), -(0.0 if pd.isna(pop) else pop), row, missing))
-    records = [r for r in records if r[3]]
+    records = _least_served(result)
     if not records:
         out.append(
             _p(
@@ -690,26 +833,29 @@ def _least_served_section(result: StudyResult) -> list[Block]:
             )
         )
         return out
-    records.sort(key=lambda r: (r[0], r[1], str(r[2].get("cluster_id"))))
     n = min(N_LEAST, len(records))
     out.append(
         _p(
-            f"{columns.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）。"
+            f"{columns.label_zh(top)} 步行范围内可达服务类别最少的 {n} 个小区（同等时按人口排序）；"
+            "“最远”是最近一处设施最远的缺项，其余缺项以类别代码列出（见 clusters.csv）。"
             f" The {n} clusters reaching the fewest categories within "
-            f"{columns.label_en(top)}, most populous first among ties."
+            f"{columns.label_en(top)}, most populous first among ties: the missing category "
+            "whose nearest facility is farthest, then the other missing ones by key "
+            "(see clusters.csv)."
         )
     )
     rows = []
     low = low_confidence_ids(result)
     for reached, _, row, missing in records[:N_LEAST]:
-        miss_text = "; ".join(f"{result.categories[k].label} ({_near(row, k)})" for k in missing)
+        far = sorted(missing, key=lambda k: -_distance(row.get(columns.nearest_column(k))))
         rows.append(
             [
                 row.get("cluster_id"),
                 row.get("name") or "—",
                 _residents(row.get("population"), row.get("cluster_id"), low),
                 f"{reached}/{len(avail)}",
-                miss_text or "—",
+                f"{result.categories[far[0]].label}: {_near(row, far[0])}",
+                _also(far[1:]),
             ]
         )
     out.append(
@@ -719,10 +865,11 @@ def _least_served_section(result: StudyResult) -> list[Block]:
                 "名称 Name",
                 "人口 Residents",
                 "可达 Reached",
-                "缺少（最近距离）Missing (nearest)",
+                "最远的缺项 Farthest missing (nearest)",
+                "其他缺项 Also missing",
             ],
             rows,
-            "llrrl",
+            "llrrll",
         )
     )
     return out + _legend(rows)
@@ -732,6 +879,25 @@ def _legend(rows: list[list[Any]]) -> list[Block]:
     """The low-confidence mark's legend, under a table that shows the mark."""
     marked = any(isinstance(v, str) and v.endswith(f" {LOW_MARK}") for r in rows for v in r)
     return [_p(_LOW_LEGEND)] if marked else []
+
+
+def _distance(value: Any) -> float:
+    """A nearest distance as a number: infinity when unreachable (no figure)."""
+    v = as_number(value)
+    return math.inf if v is None or math.isnan(v) else v
+
+
+def _req_distance(row: pd.Series, req: Requirement) -> float:
+    """The nearest distance that decides a requirement (the nearest of ``any``, the
+    farthest of ``all``); infinity when unreachable."""
+    vals = [_distance(row.get(columns.nearest_column(c))) for c in req.categories]
+    if not vals:
+        return math.inf
+    return min(vals) if req.match == "any" else max(vals)
+
+
+def _metres_or_unreachable(value: float) -> str:
+    return "不可达 unreachable" if math.isinf(value) else columns.format_metres(value)
 
 
 def _worst_scored_section(result: StudyResult) -> list[Block]:
@@ -751,11 +917,13 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
         return out
     out.append(
         _p(
-            f"对照 {std.key} 各级应配建项，完整度最低的 {len(worst)} 个小区（同等时人口多者在前），"
-            "以及它们在各级缺少的设施和最近距离。"
+            f"对照 {std.key} 各级应配建项，完整度最低的 {len(worst)} 个小区（同等时人口多者在前）："
+            "缺项数、超出要求最多的缺项（最近一处的步行距离 / 要求），其余缺项以代码列出"
+            "（全部见 clusters.csv 的 std_*_missing 列）。"
             f" The {len(worst)} clusters with the lowest completeness against {std.key} "
-            "(most residents first among ties), with what they miss at each level and how far "
-            "the nearest one is."
+            "(most residents first among ties): how many required items they miss, the one "
+            "whose nearest facility lies farthest beyond its limit, and the others by key "
+            "(all in the std_*_missing columns of clusters.csv)."
         )
     )
     rows = []
@@ -765,23 +933,32 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
         crow = by_id.loc[r["cluster_id"]]
         if isinstance(crow, pd.DataFrame):
             crow = crow.iloc[0]
-        parts = []
+        # (beyond the limit, key, text) of every missing item, farthest beyond first
+        items: list[tuple[float, str, str]] = []
         for lv in std.levels:
             miss = r[f"std_{lv.key}_missing"]
-            if not miss:
+            if not isinstance(miss, str) or not miss:
                 continue
-            items = []
-            for key in str(miss).split(";"):
+            for key in miss.split(";"):
                 req = lv.requirement(key)
-                items.append(f"{req.zh} {req.en} ({_req_near(crow, req)})")
-            parts.append(f"{lv.zh}: " + "; ".join(items))
+                near = _req_distance(crow, req)
+                text = (
+                    f"{req.zh} {req.en}: {_metres_or_unreachable(near)} / "
+                    f"{columns.format_metres(req.distance_m)}"
+                )
+                items.append((near - req.distance_m, key, text))
+        items.sort(key=lambda x: -x[0])
+        others = list(dict.fromkeys(k for _, k, _ in items[1:] if k != items[0][1]))
         rows.append(
             [
                 r["cluster_id"],
                 r["name"] if isinstance(r["name"], str) and r["name"] else "—",
                 _residents(r["population"], r["cluster_id"], low),
+                r["std_grade"] or "—",
                 columns.format_share(float(r["std_completeness"])),
-                " / ".join(parts),
+                format_number(r["std_missing_n"]),
+                items[0][2] if items else "—",
+                _also(others),
             ]
         )
     out.append(
@@ -790,31 +967,21 @@ def _worst_scored_section(result: StudyResult) -> list[Block]:
                 "编号 ID",
                 "名称 Name",
                 "人口 Residents",
+                "等级 Grade",
                 "完整度 Completeness",
-                "缺少（最近距离）Missing (nearest)",
+                "缺项 Missing",
+                "最远的缺项 Farthest missing (nearest / limit)",
+                "其他缺项 Also missing",
             ],
             rows,
-            "llrrl",
+            "llrlrrll",
         )
     )
     return out + _legend(rows)
 
 
-def _req_near(row: pd.Series, req: Requirement) -> str:
-    vals = []
-    for c in req.categories:
-        v = pd.to_numeric(row.get(columns.nearest_column(c)), errors="coerce")
-        vals.append(math.inf if pd.isna(v) else float(v))
-    if not vals:
-        return "—"
-    v = min(vals) if req.match == "any" else max(vals)
-    return "不可达 unreachable" if math.isinf(v) else columns.format_metres(v)
-
-
 def _near(row: pd.Series, key: str) -> str:
-    value = row.get(columns.nearest_column(key))
-    text = columns.format_metres(value)
-    return "不可达 unreachable" if text == "—" else text
+    return _metres_or_unreachable(_distance(row.get(columns.nearest_column(key))))
 
 
 def _blind_spots_section(result: StudyResult) -> list[Block]:
@@ -929,7 +1096,8 @@ def _standard_section(result: StudyResult) -> list[Block]:
     if std.extends:
         bullets.append(
             [
-                f"本标准文件 {std.origin} 基于 based on: {', '.join(std.extends)}"
+                f"本标准文件 {source_name(std.origin)} 基于 based on: "
+                f"{', '.join(source_name(e) for e in std.extends)}"
                 "（本地修订 local variant）"
             ]
         )
@@ -1083,6 +1251,312 @@ def _method_section(result: StudyResult) -> list[Block]:
     return [Heading(2, "方法与假设 Method and assumptions"), Bullets(items)]
 
 
+# ---------------------------------------------------------------------------------------
+# Key findings: one screen, first in report.md, report.html and the terminal
+# ---------------------------------------------------------------------------------------
+
+FINDINGS_HEADING = "主要发现 Key findings"
+N_FIND_INDICATORS = 4
+N_FIND_WORST = 3
+N_FIND_SHORTFALLS = 3
+N_FIND_GAPS = 3
+_NAME_CHARS = 16  # a name in a finding is cut here, so that the finding stays one line
+_NONE_CONNECTED = "没有接入步行网络、有居民的小区 No connected cluster with residents"
+
+
+def _short(text: Any) -> str:
+    """A standard's label without its bracketed detail: 幼儿园/托儿所 stays, （…） goes."""
+    full = str(text or "")
+    return full.split("（")[0].split(" (")[0].strip() or full
+
+
+def _name(value: Any) -> str:
+    """A name (OSM, a unit's) on one short line: line breaks flattened, long names cut."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join(value.split())
+    return text if len(text) <= _NAME_CHARS else text[: _NAME_CHARS - 1] + "…"
+
+
+def _pct(value: Any) -> str:
+    v = as_number(value)
+    return "—" if v is None else columns.format_share(v)
+
+
+def _who(cluster_id: Any, name: Any) -> str:
+    short = _name(name)
+    return f"{cluster_id} {short}" if short else str(cluster_id)
+
+
+def _headline(result: StudyResult) -> tuple[str, list[str]]:
+    """The standard's district indicators by residents (clusters after), or without a
+    standard the categories an average resident reaches within each threshold."""
+    scores = result.scores
+    if scores is None:
+        return _reach_headline(result)
+    by_key: dict[str, list[Any]] = {}
+    for ind in scores.indicators:
+        by_key.setdefault(ind.key, []).append(ind)
+    lines = []
+    for inds in list(by_key.values())[:N_FIND_INDICATORS]:
+        first = inds[0]
+        name = f"{_short(first.zh)} {_short(first.en)}"
+        if any(i.gaps for i in inds):
+            value = "数据缺口 data gap (unknown, not 0%)"
+        elif len(inds) == 1:
+            value = f"{_pct(first.population)}（小区 clusters {_pct(first.clusters)}）"
+        else:
+            value = " · ".join(f"{i.level} {_pct(i.population)}" for i in inds)
+        if len(inds) == 1 and first.sparse and not first.gaps:
+            value += " · 数据偏少 sparse"
+        lines.append(f"{name}: {value}")
+    label = "主要指标（居民占比）Headline indicators (share of residents)"
+    return label, lines or ["此标准没有区级指标 The standard has no district indicators"]
+
+
+def _resident_shares(result: StudyResult) -> tuple[dict[str, dict[str, float | None]], float]:
+    """Share of residents reaching each category per threshold, and the residents counted.
+
+    ``summary["coverage_residents"]`` (every home walks from its door) when the run has
+    it; else the residents of the connected clusters whose point reaches the category.
+    """
+    assert result.clusters is not None  # findings are made for runs with clusters
+    c = result.clusters
+    pop = pd.to_numeric(c["population"], errors="coerce").fillna(0.0).to_numpy(float)
+    given = result.summary.get("coverage_residents")
+    if given:
+        return given, float(pop.sum())
+    used = columns.used_mask(c).to_numpy(bool)
+    total = float(pop[used].sum())
+    gaps = columns.gap_keys(result)
+    out: dict[str, dict[str, float | None]] = {}
+    for key in result.categories:
+        out[key] = {}
+        for t in result.thresholds:
+            col = columns.count_column(key, t)
+            if key in gaps or total <= 0 or col not in c:
+                out[key][t.column] = None
+                continue
+            counts = pd.to_numeric(c[col], errors="coerce").to_numpy(float)
+            out[key][t.column] = float(pop[used & (counts > 0)].sum()) / total
+    return out, total
+
+
+def _reach_headline(result: StudyResult) -> tuple[str, list[str]]:
+    shares, _ = _resident_shares(result)
+    avail = columns.available_keys(result)
+    lines = []
+    for t in result.thresholds[:N_FIND_INDICATORS]:
+        known = [shares.get(k, {}).get(t.column) for k in avail]
+        values = [v for v in known if v is not None]
+        if not values:
+            continue
+        # A resident's expected number of categories reached: the sum of the shares.
+        lines.append(
+            f"{columns.label_both(t)}: 居民平均可达 {sum(values):.1f} / {len(avail)} 类 · "
+            f"residents reach {sum(values):.1f} of {len(avail)} categories on average"
+        )
+    return "主要指标 Headline indicators", lines or [_NONE_CONNECTED]
+
+
+def _worst_units(units: Any) -> tuple[str, list[str]] | None:
+    """The lowest-ranked units (社区, 街道) of a UnitReport, and those without clusters."""
+    table = getattr(units, "table", None)
+    if table is None or len(table) == 0:
+        return None
+    n_clusters = pd.to_numeric(table["clusters"], errors="coerce").fillna(0)
+    scored = table[n_clusters > 0]
+    if "rank" in scored and scored["rank"].notna().any():
+        scored = scored.sort_values("rank", ascending=False, kind="mergesort")
+    else:
+        scored = scored.sort_values("complete_share", kind="mergesort")
+    lines = []
+    for _, r in scored.head(N_FIND_WORST).iterrows():
+        rank = as_number(r.get("rank"))
+        where = f" · 排名 rank {rank:.0f}/{len(scored)}" if rank is not None else ""
+        lines.append(
+            f"{_name(r['name']) or r['unit']} · {format_number(r.get('population'))} 人 "
+            f"residents · 完整生活圈 complete {_pct(r.get('complete_share'))} · "
+            f"等级 grade {r.get('grade') or '—'}{where}"
+        )
+    empty = table[n_clusters <= 0]
+    if len(empty):
+        names = "、".join(_name(n) for n in empty["name"].head(3))
+        more = " …" if len(empty) > 3 else ""
+        lines.append(f"没有小区的单元 Units without clusters: {len(empty)}（{names}{more}）")
+    level = str(getattr(getattr(units, "units", None), "level", "") or "")
+    label = f"最欠缺的单元 Least-served units{f'（{level}）' if level else ''}"
+    return label, lines
+
+
+def _worst_clusters(result: StudyResult) -> tuple[str, list[str]]:
+    low = low_confidence_ids(result)
+    label = "最欠缺的小区 Least-served clusters"
+    assert result.clusters is not None  # findings are made for runs with clusters
+    if not columns.used_mask(result.clusters).any():
+        return label, [_NONE_CONNECTED]
+    scores = result.scores
+    lines = []
+    if scores is not None:
+        for _, r in scores.worst(N_FIND_WORST).iterrows():
+            mark = f" {LOW_MARK}" if str(r["cluster_id"]) in low else ""
+            lines.append(
+                f"{_who(r['cluster_id'], r['name'])} · {format_number(r['population'])} 人 "
+                f"residents{mark} · 完整度 completeness {_pct(r['std_completeness'])}"
+                f"（等级 grade {r['std_grade'] or '—'}）· 缺项 missing "
+                f"{format_number(r['std_missing_n'])}"
+            )
+        return label, lines or ["每个小区都配齐了有数据的应配建项 Every cluster has every item"]
+    n_avail = len(columns.available_keys(result))
+    top = columns.largest(result)
+    for reached, _, row, _missing in _least_served(result)[:N_FIND_WORST]:
+        cid = row.get("cluster_id")
+        mark = f" {LOW_MARK}" if str(cid) in low else ""
+        lines.append(
+            f"{_who(cid, row.get('name'))} · {format_number(row.get('population'))} 人 "
+            f"residents{mark} · {columns.label_zh(top)}内可达 {reached}/{n_avail} 类 · "
+            f"reaches {reached} of {n_avail} categories"
+        )
+    return label, lines or ["每个小区都能到达所有类别 Every cluster reaches every category"]
+
+
+def _unit_shortfalls(units: Any) -> list[str] | None:
+    frame = getattr(units, "shortfalls", None)
+    if frame is None:
+        return None
+    table = getattr(units, "table", None)
+    names: dict[Any, Any] = {}
+    if table is not None and "unit" in table and "name" in table:
+        names = dict(zip(table["unit"], table["name"], strict=False))
+    lines = []
+    for _, r in frame.head(N_FIND_SHORTFALLS).iterrows():
+        near = as_number(r.get("nearest_facility_m"))
+        near_text = "不可达 unreachable" if near is None else columns.format_metres(near)
+        own = " · 自评 self-assessed" if r.get("how") == "self_assessed" else ""
+        lines.append(
+            f"{_name(names.get(r['unit'], r['unit'])) or r['unit']}: {_short(r['zh'])} "
+            f"{_short(r['en'])} · {format_number(r.get('residents_affected'))} 人 residents · "
+            f"最近 nearest {near_text}{own}"
+        )
+    return lines or ["没有短板 No shortfall"]
+
+
+def _blind_spot_lines(result: StudyResult) -> list[str]:
+    """The required items the most residents cannot reach, one line per item."""
+    scores = result.scores
+    assert scores is not None
+    std = scores.standard
+    lines: list[str] = []
+    seen: set[str] = set()
+    for _, r in scores.blind_spot_summary.iterrows():
+        if r["requirement"] in seen:
+            continue  # the same item at a wider level: its worst line is shown
+        seen.add(r["requirement"])
+        req = std.level(r["level"]).requirement(r["requirement"])
+        share = as_number(r["share_population"])
+        few = any(c in scores.sparse for c in req.categories)
+        lines.append(
+            f"{_short(req.zh)} {_short(req.en)}: {format_number(r['population'])} 人 residents"
+            + (f" ({columns.format_share(share)})" if share is not None else "")
+            + f" > {columns.format_metres(req.distance_m)}"
+            + (" · 数据偏少 sparse" if few else "")
+        )
+        if len(lines) == N_FIND_SHORTFALLS:
+            break
+    return lines or ["有数据的应配建项都可达 Every required item with data is reached"]
+
+
+def _category_shortfalls(result: StudyResult) -> list[str]:
+    """Without a standard: the categories the most residents cannot reach in the largest
+    threshold."""
+    shares, total = _resident_shares(result)
+    if total <= 0:
+        return [_NONE_CONNECTED]
+    top = columns.largest(result)
+    rows = [
+        (1.0 - v, k)
+        for k in columns.available_keys(result)
+        if (v := shares.get(k, {}).get(top.column)) is not None and v < 1.0
+    ]
+    rows.sort(key=lambda r: -r[0])
+    cats = result.categories
+    return [
+        f"{_short(cats[k].zh)} {_short(cats[k].en)}: {format_number(miss * total)} 人 residents "
+        f"({columns.format_share(miss)}) > {columns.format_metres(top.distance_m)}"
+        for miss, k in rows[:N_FIND_SHORTFALLS]
+    ] or ["每个类别都可达 Every category is reached"]
+
+
+def _gap_lines(result: StudyResult) -> list[str]:
+    cats = result.categories
+    lines = []
+
+    def names(keys: list[str], most: int = 3) -> str:
+        shown = "，".join(_short(cats[k].zh).split("/")[0] for k in keys[:most] if k in cats)
+        return shown + (" 等" if len(keys) > most else "")
+
+    gaps = [k for k in cats if k in columns.gap_keys(result)]
+    if gaps:
+        lines.append(
+            f"无数据 No data: {len(gaps)} 类 categories（{names(gaps)}）· 覆盖率未知 unknown, "
+            "not 0%"
+        )
+    sparse = list(_sparse(result))
+    if sparse:
+        lines.append(
+            f"数据偏少 Sparse data: {len(sparse)} 类 categories（{names(sparse, 2)}）· "
+            "得分可能偏低 may score low"
+        )
+    assert result.clusters is not None
+    low = residence_estimates(result.clusters)["population_low"]
+    pop = float(pd.to_numeric(result.clusters["population"], errors="coerce").sum())
+    if low["clusters"] and pop > 0:
+        lines.append(
+            f"低可信度人口 Low-confidence residents: {columns.format_share(low['residents'] / pop)}"
+            f"（{low['clusters']:,} 个小区 clusters）· 非由建筑算出 not from buildings"
+        )
+    n_unused, _ = columns.unsnapped(result)
+    if n_unused:
+        lines.append(f"未接入步行网络 Not on the walking network: {n_unused:,} 个小区 clusters")
+    return lines[:N_FIND_GAPS] or ["每个类别都有可用数据 Every category has usable data"]
+
+
+def findings(result: StudyResult) -> Findings:
+    """The key findings of a run: one screen, each finding one line, 中文 then English.
+
+    Four groups: the headline indicators (the standard's district indicators by residents,
+    then by clusters), the worst units (``result.units``, when the run has them) or else
+    the worst clusters, the top shortfalls (the units' shortfall list, else the required
+    items the most residents cannot reach) and the data gaps.
+
+    Parameters
+    ----------
+    result : StudyResult
+        A run with clusters, scored or not; ``summary["coverage_residents"]`` is used when
+        present.
+
+    Returns
+    -------
+    Findings
+        The groups, plain text; names are flattened to one line and cut short.
+    """
+    units = getattr(result, "units", None)
+    worst = _worst_units(units) if units is not None else None
+    shortfalls = _unit_shortfalls(units) if units is not None else None
+    if shortfalls is None:
+        shortfalls = (
+            _blind_spot_lines(result) if result.scores is not None else _category_shortfalls(result)
+        )
+    groups = [
+        _headline(result),
+        worst or _worst_clusters(result),
+        ("最大的短板：步行距离外的居民 Top shortfalls: residents beyond the walk", shortfalls),
+        ("数据缺口 Data gaps", _gap_lines(result)),
+    ]
+    # One line each, whatever a name or a standard's label holds.
+    return Findings([(label, [" ".join(x.split()) for x in lines]) for label, lines in groups])
+
+
 def build_report(result: StudyResult) -> Report:
     """The report as a document: the same content for report.md and report.html.
 
@@ -1105,6 +1579,8 @@ def build_report(result: StudyResult) -> Report:
         std = result.scores.standard
         subtitle += f" · 对照标准 Standard: {std.title_zh} {std.title_en} ({std.source['number']})"
     doc = Report(title, subtitle)
+    # Findings first: the one screen a district official reads; the data follow.
+    doc.add(Heading(2, FINDINGS_HEADING), findings(result))
     doc.add(*_data_section(result))
     doc.add(*_gaps_section(result))
     doc.add(*_indicators_section(result))
@@ -1125,7 +1601,8 @@ def build_report(result: StudyResult) -> Report:
             ".",
         )
     )
-    return doc
+    # An input is named by its file's name only, wherever a message quotes its path.
+    return _without_paths(doc, input_paths(result))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1154,6 +1631,8 @@ def _md_table(t: Table) -> list[str]:
 def to_markdown(doc: Report) -> str:
     """The document as Markdown; a chart is shown by its table, which follows it.
 
+    Findings are one line each: a label in bold, its list right below.
+
     Parameters
     ----------
     doc : Report
@@ -1177,6 +1656,10 @@ def to_markdown(doc: Report) -> str:
         elif isinstance(b, Chart):
             # The numbers of the chart follow as a table; the drawing is in report.html.
             lines += [f"*{b.title}（图见 report.html · chart in report.html）*", ""]
+        elif isinstance(b, Findings):
+            # A list may follow its label's line directly: one screen, no blank lines.
+            for label, items in b.groups:
+                lines += [f"**{label}**"] + [f"- {item}" for item in items] + [""]
     return "\n".join(lines)
 
 

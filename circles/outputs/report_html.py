@@ -16,6 +16,7 @@ from typing import Any
 from circles.outputs.report import (
     Bullets,
     Chart,
+    Findings,
     Heading,
     Inline,
     Link,
@@ -65,6 +66,13 @@ figcaption {{ font-weight: 600; margin-bottom: 4px; }}
 ul {{ padding-left: 1.3em; }}
 li {{ margin: 2px 0; }}
 footer {{ margin-top: 32px; color: #555; font-size: 0.9em; }}
+/* The key findings: one screen, before the data. */
+h2:first-of-type {{ margin-top: 0.8em; }}
+section.findings {{ background: #f7f9fc; border: 1px solid #dfe5ee; border-radius: 6px;
+                    padding: 2px 16px 8px; }}
+section.findings h3 {{ font-size: 1em; margin: 0.7em 0 0.1em; }}
+section.findings ul {{ margin: 0; }}
+section.findings li {{ margin: 1px 0; }}
 /* A phone: wide tables and charts scroll inside their own box, never the page. */
 @media (max-width: 600px) {{
   main {{ padding: 12px 12px 32px; }}
@@ -321,6 +329,14 @@ def _chart(c: Chart) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+def _findings(f: Findings) -> str:
+    groups = "".join(
+        f"<h3>{_e(label)}</h3><ul>" + "".join(f"<li>{_e(x)}</li>" for x in lines) + "</ul>"
+        for label, lines in f.groups
+    )
+    return f'<section class="findings">{groups}</section>'
+
+
 def to_html(doc: Report) -> str:
     """The document as a self-contained HTML page.
 
@@ -332,7 +348,8 @@ def to_html(doc: Report) -> str:
     Returns
     -------
     str
-        The page, with a table of contents and inline charts; no scripts.
+        The page: the key findings in a box when the document opens with them, a table of
+        contents, then the rest with inline charts; no scripts.
     """
     body: list[str] = []
     toc: list[str] = []
@@ -354,6 +371,10 @@ def to_html(doc: Report) -> str:
             body.append(_table(b))
         elif isinstance(b, Chart):
             body.append(_chart(b))
+        elif isinstance(b, Findings):
+            body.append(_findings(b))
+    # Findings that open the report come before the table of contents: the first screen.
+    lead = 2 if len(doc.blocks) > 1 and isinstance(doc.blocks[1], Findings) else 0
     return (
         "<!DOCTYPE html>\n"
         '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
@@ -361,8 +382,9 @@ def to_html(doc: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<header><h1>{_e(doc.title)}</h1><p class="sub">{_e(doc.subtitle)}</p></header>\n'
-        f'<nav class="toc">{"".join(toc)}</nav>\n'
-        + "\n".join(body)
+        + "".join(x + "\n" for x in body[:lead])
+        + f'<nav class="toc">{"".join(toc)}</nav>\n'
+        + "\n".join(body[lead:])
         + f"\n<footer>circles · {_e(OSM_ATTRIBUTION)}</footer>\n"
         "</main>\n</body>\n</html>\n"
     )
