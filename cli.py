@@ -233,6 +233,7 @@ def plan(config: Path | None = None, **options: Any) -> None:
     from circles.cache import default_dir as default_cache_dir
     from circles.options import check_plan_options, study_for_run
     from circles.outputs.plan import PLAN_FILES, REJECTED_CSV, write_plan
+    from circles.shortfalls import SHORTFALLS_CSV, SHORTFALLS_XLSX
 
     plan_only = {o.name: options.pop(o.name) for o in PLAN_OPTIONS if not o.fields}
     with _one_line_errors(plan_only["debug"]):
@@ -243,7 +244,8 @@ def plan(config: Path | None = None, **options: Any) -> None:
         target = plan_only["out"] or study.output_folder / item.slug
         given = plan_only["candidates"]
         also = [("table", Path(given), "check the path of --candidates")] if given else []
-        pipeline.check_paths(study, target, (*PLAN_FILES, REJECTED_CSV), also=also)
+        known = (*PLAN_FILES, REJECTED_CSV, SHORTFALLS_CSV, SHORTFALLS_XLSX)
+        pipeline.check_paths(study, target, known, also=also)
         candidates = _plan_candidates(plan_only)
         console.print(f"[bold]{escape(study.display_title)}[/]", highlight=False)
         cache = None if plan_only["no_cache"] else (plan_only["cache_dir"] or default_cache_dir())
@@ -251,7 +253,9 @@ def plan(config: Path | None = None, **options: Any) -> None:
         with _progress("选址 Choosing sites"):
             proposal = _plan_sites(result, item, candidates, plan_only)
         with _progress("写出结果 Writing outputs"):
-            folder = write_plan(proposal, plan_only["out"])
+            # With units, the shortfall list gains the sites proposed for the item.
+            listed = result.units.shortfalls if result.units is not None else None
+            folder = write_plan(proposal, plan_only["out"], shortfalls=listed)
 
     from circles.outputs.console import plan_table
 

@@ -86,6 +86,25 @@ def test_plan_bundled_district(tmp_path):
 
 
 @pytest.mark.slow
+def test_plan_with_units_names_the_proposed_site_in_the_shortfall_list(tmp_path):
+    from circles.settings import PROJECT_DIR
+
+    out = tmp_path / "plan"
+    units = PROJECT_DIR / "data" / "examples" / "units.geojson"
+    args = ["plan", "--item", "5min:pharmacy", "--add", "2", "--units", str(units)]
+    res = runner.invoke(app, [*args, "--out", str(out), "--no-cache"])
+    assert res.exit_code == 0, res.output
+    listed = pd.read_csv(out / "shortfalls.csv", encoding="utf-8-sig", keep_default_na=False)
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    assert len(sites) == 2 and sites["new_residents"].sum() > 0
+    # The plan's item is the 5-minute shops (any of grocery, pharmacy ...): its rows whose
+    # clusters a new site reaches name it (#1 or #2); other items' rows name none.
+    mine = listed[(listed["level"] == "5min") & (listed["item"] == "community_shops")]
+    assert mine["proposed_site"].str.match(r"^#[12] ").any()
+    assert (listed.loc[~listed.index.isin(mine.index), "proposed_site"] == "").all()
+
+
+@pytest.mark.slow
 def test_plan_item_default_folder_and_data_gap(tmp_path):
     config = tmp_path / "study.yaml"
     from circles.settings import DEFAULT_CONFIG

@@ -44,6 +44,7 @@ from circles.outputs.report import (
     to_markdown,
 )
 from circles.settings import OSM_ATTRIBUTION, OSM_COPYRIGHT_URL
+from circles.shortfalls import SHORTFALLS_CSV, SHORTFALLS_XLSX
 from circles.values import as_number, defuse_formula, format_number
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 REJECTED_CSV = "rejected_rows.csv"
 PLAN_FILES: tuple[str, ...] = (SITES_CSV, SITES_GEOJSON, PLAN_HTML, REPORT_MD, REPORT_HTML)
-_KNOWN = (*PLAN_FILES, REJECTED_CSV)
+# With units (社区/街道): the shortfall list with the sites proposed for the plan's item.
+_KNOWN = (*PLAN_FILES, REJECTED_CSV, SHORTFALLS_CSV, SHORTFALLS_XLSX)
 
 SITE_COLUMNS: tuple[str, ...] = (
     "rank",
@@ -762,6 +764,7 @@ def write_plan(
     *,
     self_contained: bool | None = None,
     basemap: str | None = None,
+    shortfalls: pd.DataFrame | None = None,
 ) -> Path:
     """Write a plan's files into one folder, all at once or not at all.
 
@@ -776,6 +779,10 @@ def write_plan(
         plan.html embeds Leaflet (no CDN); default: the study's ``map:`` setting.
     basemap : str, optional
         ``osm``, ``light`` or ``none`` (offline); default: the study's ``map:`` setting.
+    shortfalls : pandas.DataFrame, optional
+        The run's shortfall list (``UnitReport.shortfalls``, with ``--units``): written
+        as shortfalls.csv and shortfalls.xlsx with the site proposed for each row of the
+        plan's item (:func:`circles.shortfalls.with_proposed_sites`).
 
     Returns
     -------
@@ -803,4 +810,20 @@ def write_plan(
     ]
     if plan.rejected:
         writers.insert(0, (REJECTED_CSV, partial(_write_rejected, plan)))
+    if shortfalls is not None:
+        from circles.shortfalls import (
+            with_proposed_sites,
+            write_shortfalls_csv,
+            write_shortfalls_xlsx,
+        )
+        from circles.standards import load_standard
+
+        standard = plan.study.standard
+        listed = with_proposed_sites(
+            shortfalls, plan, load_standard(standard) if standard is not None else None
+        )
+        writers += [
+            (SHORTFALLS_CSV, partial(write_shortfalls_csv, listed)),
+            (SHORTFALLS_XLSX, partial(write_shortfalls_xlsx, listed)),
+        ]
     return write_folder(Path(out_dir), writers, _KNOWN)
