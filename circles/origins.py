@@ -36,7 +36,6 @@ __all__ = [
     "Residents",
     "Walk",
     "attach_points",
-    "building_clusters",
     "origin_points",
     "resident_origins",
 ]
@@ -163,35 +162,6 @@ class Walk:
         return Points(edge, self.offsets(edge, attachment.offset[used]), attachment.snap_m[used])
 
 
-def building_clusters(clusters: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> np.ndarray:
-    """The cluster that holds each building's representative point, or -1.
-
-    Parameters
-    ----------
-    clusters : geopandas.GeoDataFrame
-        The clusters (same CRS as the buildings).
-    buildings : geopandas.GeoDataFrame
-        Residential buildings.
-
-    Returns
-    -------
-    numpy.ndarray
-        Row of the first cluster holding each building (int64), -1 when none does.
-    """
-    import shapely
-
-    out = np.full(len(buildings), -1, dtype=np.int64)
-    if len(buildings) == 0 or len(clusters) == 0:
-        return out
-    pts = buildings.geometry.representative_point().to_numpy()
-    b_idx, c_idx = shapely.STRtree(clusters.geometry.to_numpy()).query(pts, predicate="within")
-    order = np.lexsort((c_idx, b_idx))
-    b_idx, c_idx = b_idx[order], c_idx[order]
-    _, first = np.unique(b_idx, return_index=True)
-    out[b_idx[first]] = c_idx[first]
-    return out
-
-
 @dataclass
 class Origins:
     """The places residents start from, each with its residents.
@@ -263,13 +233,15 @@ def origin_points(
     """
     import shapely
 
+    from circles.residences import first_area
+
     n = len(clusters)
     population = np.nan_to_num(clusters["population"].to_numpy(float))
     point = clusters.geometry.representative_point()
     parts: list[tuple[np.ndarray, ...]] = []
     covered = np.zeros(n, dtype=bool)
     if buildings is not None and len(buildings):
-        where = building_clusters(clusters, buildings)
+        where = first_area(buildings, clusters)
         grid = (clusters["method"] == "grid").to_numpy(bool)
         inside = (where >= 0) & ~grid[np.maximum(where, 0)]
         where = where[inside]

@@ -603,7 +603,7 @@ def _spread_units(
     import geopandas as gpd
     import shapely
 
-    from circles.residences import _first_area
+    from circles.residences import first_area
 
     n = len(clusters)
     touched = np.zeros(n, dtype=bool)
@@ -619,7 +619,7 @@ def _spread_units(
         buildings = gpd.GeoDataFrame({"floor_area_m2": [], "cluster": []}, geometry=[])
     b_floor = np.nan_to_num(buildings["floor_area_m2"].to_numpy(float))
     b_cluster = buildings["cluster"].to_numpy(np.int64)
-    b_unit = _first_area(buildings, gpd.GeoDataFrame(geometry=list(ug), crs=clusters.crs))
+    b_unit = first_area(buildings, gpd.GeoDataFrame(geometry=list(ug), crs=clusters.crs))
     clustered = b_cluster >= 0
     mapped = np.bincount(b_cluster[clustered], weights=b_floor[clustered], minlength=n)
     estimated = (

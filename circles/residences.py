@@ -183,14 +183,28 @@ def _population(floor_area: np.ndarray, settings: ResidenceSettings) -> tuple[np
     return dwellings, dwellings * settings.persons_per_dwelling
 
 
-def _first_area(buildings: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """The first polygon of ``areas`` holding each building's representative point, or -1."""
+def first_area(buildings: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """The first polygon of ``areas`` that holds each building's representative point.
+
+    Parameters
+    ----------
+    buildings : geopandas.GeoDataFrame
+        Residential buildings.
+    areas : geopandas.GeoDataFrame
+        Polygons in the same CRS (小区 polygons, clusters, units).
+
+    Returns
+    -------
+    numpy.ndarray
+        Row of the first polygon holding each building (int64), -1 when none does; a
+        building inside overlapping polygons counts once, in the first.
+    """
     first = np.full(len(buildings), -1, dtype=np.int64)
     if len(buildings) == 0 or len(areas) == 0:
         return first
     pts = buildings.geometry.representative_point().to_numpy()
     b_idx, a_idx = shapely.STRtree(areas.geometry.to_numpy()).query(pts, predicate="within")
-    # A building inside overlapping polygons counts once, in the first (query order is not).
+    # Query order is not row order: keep the lowest polygon row per building.
     order = np.lexsort((a_idx, b_idx))
     b_idx, a_idx = b_idx[order], a_idx[order]
     _, at = np.unique(b_idx, return_index=True)
@@ -230,7 +244,7 @@ def from_landuse(
     area = shapely.area(geoms) if len(geoms) else np.zeros(0)
     floor = np.zeros(len(areas))
     footprint = np.zeros(len(areas))
-    first = _first_area(buildings, areas)
+    first = first_area(buildings, areas)
     inside = first >= 0
     if inside.any():
         np.add.at(floor, first[inside], buildings["floor_area_m2"].to_numpy()[inside])
@@ -450,7 +464,7 @@ def build_residences(
     if method in ("auto", "landuse") and len(areas):
         parts.append(from_landuse(areas, buildings, settings))
         if method == "auto":
-            outside = _first_area(buildings, areas) < 0
+            outside = first_area(buildings, areas) < 0
             if outside.any():
                 union = shapely.union_all(areas.geometry.to_numpy())
                 parts.append(from_buildings(buildings[outside], settings, outside=union))
@@ -648,11 +662,10 @@ def _with_population(
     frame: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None, study: Study, log: TableLog | None
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """The clusters with the study's population raster or table laid over them."""
-    from circles.origins import building_clusters
     from circles.population import apply_population
 
     if buildings is not None:
-        buildings = buildings.assign(cluster=building_clusters(frame, buildings))
+        buildings = buildings.assign(cluster=first_area(buildings, frame))
     rejected: list[dict] = []
     frame, notes = apply_population(frame, buildings, study.population, rejected)
     if log is not None:

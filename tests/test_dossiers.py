@@ -254,6 +254,22 @@ def test_dossiers_in_chromium(browser, poppler, pages, longest, tmp_path):  # no
             page.close()
 
 
+@pytest.mark.slow
+def test_a_dossier_fits_a_phone_screen(browser, pages):  # noqa: F811
+    # On a 390 px phone the whole sheet shows, zoomed out: nothing to scroll sideways.
+    page = Page(browser, pages[0], viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page.page.goto(pages[0].as_uri(), wait_until="load")
+        assert page.errors == []
+        # The layout viewport holds the whole sheet, so the phone zooms out to show it.
+        sheet = page.page.evaluate("document.querySelector('.page').offsetWidth")
+        layout = page.page.evaluate("document.documentElement.clientWidth")
+        assert layout >= sheet, (layout, sheet)
+        assert "三大短板" in page.page.evaluate("document.body.textContent")
+    finally:
+        page.close()
+
+
 # ---------------------------------------------------------------------------------------
 # units.pdf
 # ---------------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 import pytest
-import rasterio
 import shapely
-from affine import Affine
+from tests_support import north_up, write_geotiff
 
 from circles._errors import ConfigError, InputError
 from circles.config import PopulationSettings
@@ -22,27 +21,11 @@ UTM = "EPSG:32650"  # UTM 50N: 114-120 °E
 X0, Y0 = 500_000.0, 3_500_000.0  # a corner of the test area, in UTM
 
 
-def from_origin(west, north, xsize, ysize):
-    """A north-up grid's transform (rasterio's from_origin, without its deprecated ``*``)."""
-    return Affine(xsize, 0.0, west, 0.0, -ysize, north)
+from_origin = north_up
 
 
 def _raster(path, values, crs, transform, nodata=None):
-    values = np.asarray(values, dtype="float32")
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=values.shape[0],
-        width=values.shape[1],
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-    ) as dst:
-        dst.write(values, 1)
-    return path
+    return write_geotiff(path, values, crs, transform, nodata)
 
 
 def _clusters(geoms, names=None, population=50.0, floor=None, crs=UTM):

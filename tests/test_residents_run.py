@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests_support import BUNDLED
+from tests_support import BUNDLED, north_up, write_geotiff
 
 from circles import pipeline
 from circles.config import study_from_dict
@@ -39,25 +39,10 @@ def test_a_parent_with_a_small_child_walks_a_shorter_way_in_15_minutes(tmp_path)
 
 def _dem(path, tilt_per_m: float):
     """A GeoTIFF over the district in UTM 50N: flat, or rising eastwards."""
-    import rasterio
-    from rasterio.transform import from_origin
-
     x0, y0, cell, n = 665_000.0, 3_549_500.0, 50.0, 120
     x = x0 + cell * (np.arange(n) + 0.5)
-    z = np.tile(10.0 + tilt_per_m * (x - x0), (n, 1)).astype("float32")
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=n,
-        height=n,
-        count=1,
-        dtype="float32",
-        crs="EPSG:32650",
-        transform=from_origin(x0, y0, cell, cell),
-    ) as dst:
-        dst.write(z, 1)
-    return path
+    z = np.tile(10.0 + tilt_per_m * (x - x0), (n, 1))
+    return write_geotiff(path, z, "EPSG:32650", north_up(x0, y0, cell, cell))
 
 
 def test_a_flat_dem_changes_nothing_and_a_slope_lengthens_every_walk(tmp_path):

@@ -13,8 +13,7 @@ import networkx as nx
 import numpy as np
 import pyproj
 import pytest
-import rasterio
-from rasterio.transform import from_origin
+from tests_support import north_up, write_geotiff
 
 from circles._errors import ConfigError, InputError
 from circles.cache import load_prepared, store_prepared
@@ -41,20 +40,7 @@ def _write_dem(
     crs: str | None = CRS,
     nodata: float | None = -9999.0,
 ) -> Path:
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=values.shape[0],
-        width=values.shape[1],
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=from_origin(west, north, pixel, pixel),
-        nodata=nodata,
-    ) as dst:
-        dst.write(values.astype("float32"), 1)
-    return path
+    return write_geotiff(path, values, crs, north_up(west, north, pixel, pixel), nodata)
 
 
 def _ramp_dem(path: Path, rise_per_m: float = 0.1) -> Path:

@@ -757,7 +757,9 @@ class _Book:
             "<!DOCTYPE html>\n"
             '<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            # A phone shows the whole A4 sheet, zoomed to fit, as a PDF viewer would: the
+            # page's layout is in millimetres (246 mm with its padding and margins: 930 px).
+            '<meta name="viewport" content="width=940">\n'
             f"<title>{escape_text(name)} · 社区档案 unit dossier</title>\n"
             f'<style>{_CSS}</style>\n</head>\n<body>\n<div class="page">\n'
             f"<header><h1>{escape_text(_fit(name, _NAME_MM - 40, 15))}"
